@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright: netboot.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: sot
+author: netboot.fleet developers
+short_description: Machines and DHCP nodes from the netboot.fleet source of truth
+description:
+  - Reads the netboot.fleet source of truth (one YAML/JSON file or a directory of them), validates
+    it with the same loader the renderers use, and adds every machine and DHCP node as a host.
+  - Groups C(machines), C(dhcp_nodes), one group per network (named like the network), one per
+    rack (C(rack_<rack>)), one per profile (C(profile_<profile>)) and one per firmware
+    (C(firmware_<bios|uefi|uefi_http>)).
+  - Each host gets C(ansible_host) (IPv4 first, else IPv6) and one dict variable (C(netboot) by
+    default) holding its validated SoT record. Group C(all) gets C(netboot_sot_source), the
+    absolute path of the source, so roles can render from the SoT instead of from hostvars.
+  - An invalid source of truth fails the inventory with the full validation report. Set
+    C(any_unparsed_is_failed = true) in C(ansible.cfg) so that Ansible stops instead of warning.
+  - Per-host Jinja (C(compose), C(groups), C(keyed_groups)) only runs when configured.
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: Marks this file as a configuration of this plugin.
+    required: true
+    type: str
+    choices: [netboot.fleet.sot]
+  source:
+    description:
+      - Path of the SoT file or directory. Relative paths are relative to this configuration file.
+    required: true
+    type: str
+  hostvar:
+    description: Name of the host variable that holds each host's SoT record.
+    type: str
+    default: netboot
+"""
+
+EXAMPLES = r"""
+# inventory/fleet.sot.yml
+plugin: netboot.fleet.sot
+source: sot/
+
+# Target one rack's machines with a group built from a label
+plugin: netboot.fleet.sot
+source: /srv/sot/fleet.json
+keyed_groups:
+  - key: netboot.labels.role | default('none')
+    prefix: role
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/netboot-fleet
+"""
+
+import os
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+
+from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "netboot.fleet.sot"
+
+    def verify_file(self, path):
+        return super().verify_file(path) and path.endswith((".sot.yml", ".sot.yaml"))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        source = os.path.join(os.path.dirname(os.path.abspath(path)), self.get_option("source"))
+        source = os.path.normpath(source)
+
+        cache_key = self.get_cache_key(path)
+        stamp = _stamp(source)
+        cached = None
+        if cache and self.get_option("cache"):
+            try:
+                cached = self._cache[cache_key]
+            except KeyError:
+                cached = None
+        if cached and cached.get("stamp") == stamp:
+            hosts = cached["hosts"]
+        else:
+            hosts = _hosts(source)
+            if self.get_option("cache"):
+                self._cache[cache_key] = {"stamp": stamp, "hosts": hosts}
+        self._populate(hosts, source)
+
+    def _populate(self, hosts, source):
+        inventory = self.inventory
+        hostvar = self.get_option("hostvar")
+        inventory.set_variable("all", "netboot_sot_source", source)
+        constructed = bool(self.get_option("compose") or self.get_option("groups") or self.get_option("keyed_groups"))
+        strict = self.get_option("strict")
+        known_groups = set()
+        for name, address, groups, record in hosts:
+            for group in groups:
+                if group not in known_groups:
+                    inventory.add_group(group)
+                    known_groups.add(group)
+            inventory.add_host(name, group=groups[0])
+            for group in groups[1:]:
+                inventory.add_child(group, name)
+            inventory.set_variable(name, "ansible_host", address)
+            inventory.set_variable(name, hostvar, record)
+            if constructed:
+                variables = {"ansible_host": address, hostvar: record, "inventory_hostname": name}
+                self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
+                self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)
+                self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name, strict=strict)
+
+
+def _hosts(source):
+    """(name, address, groups, record) for every host, from one validated load."""
+    try:
+        fleet = sot_model.load(source)
+    except sot_model.SotError as exc:
+        raise AnsibleParserError(str(exc)) from None
+    hosts = [(node.name, node.address, ["dhcp_nodes"], node.as_dict()) for node in fleet.dhcp_nodes]
+    for machine in fleet.machines:
+        groups = ["machines", machine.network, "profile_" + machine.profile,
+                  "firmware_" + machine.firmware.replace("-", "_")]
+        if machine.rack:
+            groups.append("rack_" + machine.rack)
+        hosts.append((machine.name, machine.address, groups, machine.as_dict()))
+    return hosts
+
+
+def _stamp(source):
+    """What the cache is valid for: every source file's path, size and modification time."""
+    stamp = []
+    for path in sot_model.source_files(source):
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        stamp.append([path, info.st_size, info.st_mtime_ns])
+    return stamp
