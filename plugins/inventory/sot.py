@@ -11,12 +11,13 @@ short_description: Machines and DHCP nodes from the netboot.fleet source of trut
 description:
   - Reads the netboot.fleet source of truth (one YAML/JSON file or a directory of them), validates
     it with the same loader the renderers use, and adds every machine and DHCP node as a host.
-  - Groups C(machines), C(dhcp_nodes), one group per network (named like the network), one per
-    rack (C(rack_<rack>)), one per profile (C(profile_<profile>)) and one per firmware
-    (C(firmware_<bios|uefi|uefi_http>)).
+  - Groups C(dhcp_nodes) and C(machines); C(machines) holds one child group per network (named
+    like the network, so C(--limit rack12) targets that network's machines). Machines are also in
+    one group per rack (C(rack_<rack>)) and one per profile (C(profile_<profile>)).
   - Each host gets C(ansible_host) (IPv4 first, else IPv6) and one dict variable (C(netboot) by
-    default) holding its validated SoT record. Group C(all) gets C(netboot_sot_source), the
-    absolute path of the source, so roles can render from the SoT instead of from hostvars.
+    default) holding its validated SoT record; optional fields that are not set are left out.
+    Group C(all) gets C(netboot_sot_source), the absolute path of the source, so roles can render
+    from the SoT instead of from hostvars.
   - An invalid source of truth fails the inventory with the full validation report. Set
     C(any_unparsed_is_failed = true) in C(ansible.cfg) so that Ansible stops instead of warning.
   - Per-host Jinja (C(compose), C(groups), C(keyed_groups)) only runs when configured.
@@ -98,15 +99,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         inventory.set_variable("all", "netboot_sot_source", source)
         constructed = bool(self.get_option("compose") or self.get_option("groups") or self.get_option("keyed_groups"))
         strict = self.get_option("strict")
-        known_groups = set()
-        for name, address, groups, record in hosts:
-            for group in groups:
-                if group not in known_groups:
-                    inventory.add_group(group)
-                    known_groups.add(group)
-            inventory.add_host(name, group=groups[0])
-            for group in groups[1:]:
-                inventory.add_child(group, name)
+        known_groups = {"dhcp_nodes", "machines"}
+        for group in known_groups:
+            inventory.add_group(group)
+        for name, address, group, extra_groups, record in hosts:
+            for new_group in {group, *extra_groups} - known_groups:
+                inventory.add_group(new_group)
+                known_groups.add(new_group)
+                # Network groups nest in "machines", so each machine needs one group operation fewer.
+                if new_group == group:
+                    inventory.add_child("machines", new_group)
+            inventory.add_host(name, group=group)
+            for extra_group in extra_groups:
+                inventory.add_child(extra_group, name)
             inventory.set_variable(name, "ansible_host", address)
             inventory.set_variable(name, hostvar, record)
             if constructed:
@@ -117,18 +122,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
 
 def _hosts(source):
-    """(name, address, groups, record) for every host, from one validated load."""
+    """(name, address, group, extra groups, record) for every host, from one validated load.
+
+    group is "dhcp_nodes" for DHCP nodes and the network's name for machines.
+    """
     try:
         fleet = sot_model.load(source)
     except sot_model.SotError as exc:
         raise AnsibleParserError(str(exc)) from None
-    hosts = [(node.name, node.address, ["dhcp_nodes"], node.as_dict()) for node in fleet.dhcp_nodes]
+    hosts = [(node.name, node.address, "dhcp_nodes", [], node.as_dict()) for node in fleet.dhcp_nodes]
     for machine in fleet.machines:
-        groups = ["machines", machine.network, "profile_" + machine.profile,
-                  "firmware_" + machine.firmware.replace("-", "_")]
+        extra_groups = ["profile_" + machine.profile]
         if machine.rack:
-            groups.append("rack_" + machine.rack)
-        hosts.append((machine.name, machine.address, groups, machine.as_dict()))
+            extra_groups.append("rack_" + machine.rack)
+        hosts.append((machine.name, machine.address, machine.network, extra_groups, machine.as_dict()))
     return hosts
 
 

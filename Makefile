@@ -1,0 +1,35 @@
+# netboot.fleet: two commands on a fresh Debian 12 machine (as root):
+#   make bringup   set everything up and run playbooks/bringup.yml on the embedded default
+#   make test      set everything up and run every test
+SHELL := /bin/bash
+VENV ?= $(CURDIR)/.venv
+STATE ?= /var/tmp/netboot-fleet
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# ansible-test needs the collection at a real ansible_collections/<namespace>/<name> path.
+SANITY_ROOT := $(STATE)/sanity/ansible_collections/netboot/fleet
+
+.PHONY: setup bringup test lint sanity unit integration
+
+setup:
+	@NETBOOT_FLEET_VENV=$(VENV) NETBOOT_FLEET_STATE=$(STATE) bash scripts/setup.sh
+
+bringup: setup
+	ansible-playbook -i inventory/ playbooks/bringup.yml
+
+test: setup lint sanity unit integration
+
+lint:
+	ansible-lint --offline --profile production
+
+sanity:
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	git ls-files -co --exclude-standard | grep -v '^collections/' | rsync -a --files-from=- ./ $(SANITY_ROOT)/
+	mkdir -p ~/.ansible/test/cache && cp scripts/get_pip_offline.py ~/.ansible/test/cache/get_pip_24_2.py
+	cd $(SANITY_ROOT) && ansible-test sanity --python 3.11 --color no --requirements
+
+unit:
+	python -m pytest -q -n 2 tests/unit
+
+integration:
+	python -m pytest -q -n 2 tests/integration

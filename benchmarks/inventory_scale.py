@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""How the SoT loader and the netboot.fleet.sot inventory plugin scale, against baselines in the same run.
+
+Generates a valid SoT (racks of 40, a network per rack), then measures wall time and peak RSS of:
+  - the loader alone (load + validate, no Ansible);
+  - `ansible-inventory --graph` and `--list` with the plugin, with a floor plugin that only does
+    add_host + one set_variable per host (benchmarks/floor_plugin/), and with a static YAML
+    inventory holding the same hosts and variables.
+Prints the ratios plugin / floor. Targets (issue 2): loader <= 3 s; plugin <= 1.3x the floor for
+--graph and --list; <= 1 GB.
+
+    python benchmarks/inventory_scale.py                 # 100,000 machines
+    python benchmarks/inventory_scale.py --machines 20000 --static-timeout 120
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(REPO, "collections"))
+
+from sot_gen import write_sot  # noqa: E402  (benchmarks/ is not a package)
+
+LOADER = """
+import sys
+sys.path.insert(0, {collections!r})
+from ansible_collections.netboot.fleet.plugins.module_utils import sot
+print(len(sot.load({source!r}).machines))
+"""
+
+
+def run(argv, timeout, env=None):
+    """(wall seconds, peak RSS in MB, exit status) of one command; status None if it timed out."""
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as devnull:
+        process = subprocess.Popen(argv, stdout=devnull, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    deadline = started + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            elapsed = time.perf_counter() - started
+            if status:
+                sys.stderr.write(process.stderr.read().decode(errors="replace")[-2000:])
+            return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+        if time.perf_counter() > deadline:
+            process.kill()
+            process.wait()
+            return timeout, None, None
+        time.sleep(0.05)
+
+
+def static_inventory(sot_path, out_path):
+    """The same hosts, groups and variables as the plugin gives, as a static YAML inventory."""
+    sys_path = os.path.join(REPO, "collections")
+    if sys_path not in sys.path:
+        sys.path.insert(0, sys_path)
+    from ansible_collections.netboot.fleet.plugins.module_utils import sot
+    fleet = sot.load(sot_path)
+    networks = {}
+    for machine in fleet.machines:
+        networks.setdefault(machine.network, {})[machine.name] = {
+            "ansible_host": machine.address, "netboot": machine.as_dict()}
+    inventory = {"all": {"children": {
+        "dhcp_nodes": {"hosts": {n.name: {"ansible_host": n.address, "netboot": n.as_dict()} for n in fleet.dhcp_nodes}},
+        "machines": {"children": {name: {"hosts": hosts} for name, hosts in networks.items()}},
+    }}}
+    with open(out_path, "w", encoding="utf-8") as handle:
+        yaml.dump(inventory, handle, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--machines", type=int, default=100000)
+    parser.add_argument("--timeout", type=float, default=900, help="per ansible-inventory run (s)")
+    parser.add_argument("--static-timeout", type=float, default=300,
+                        help="per static-YAML run (s); at 100k it is known not to finish in 20 min")
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+
+    workdir = args.workdir or tempfile.mkdtemp(prefix="nbf-inventory-scale-")
+    os.makedirs(workdir, exist_ok=True)
+    sot_path = write_sot(os.path.join(workdir, "sot.json"), args.machines)
+    with open(os.path.join(workdir, "fleet.sot.yml"), "w", encoding="utf-8") as handle:
+        json.dump({"plugin": "netboot.fleet.sot", "source": sot_path}, handle)
+    with open(os.path.join(workdir, "fleet.floor.yml"), "w", encoding="utf-8") as handle:
+        json.dump({"plugin": "floor", "source": sot_path}, handle)
+    static_path = os.path.join(workdir, "static.yml")
+    static_inventory(sot_path, static_path)
+
+    env = dict(os.environ, ANSIBLE_INVENTORY_PLUGINS=os.path.join(HERE, "floor_plugin"),
+               ANSIBLE_INVENTORY_ENABLED="netboot.fleet.sot,floor,yaml", ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    inventory_cli = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
+    print("netboot.fleet inventory scale: %d machines, %s (%s)" % (
+        args.machines, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), workdir))
+
+    results = {}
+    loader = [sys.executable, "-c", LOADER.format(collections=os.path.join(REPO, "collections"), source=sot_path)]
+    results["loader"] = run(loader, args.timeout)
+    # Interleave plugin and floor so that a noisy neighbour hurts both alike.
+    for mode in ("--graph", "--list"):
+        for name, path, timeout in (("floor", "fleet.floor.yml", args.timeout),
+                                    ("plugin", "fleet.sot.yml", args.timeout),
+                                    ("static", "static.yml", args.static_timeout)):
+            if name == "static" and mode == "--list" and results[("static", "--graph")][2] is None:
+                results[(name, mode)] = (None, None, "skipped: --graph did not finish")
+                continue
+            results[(name, mode)] = run([inventory_cli, "-i", os.path.join(workdir, path), mode], timeout, env)
+
+    def show(label, result):
+        seconds, rss, status = result
+        if seconds is None:
+            print("  %-22s %s" % (label, status))
+        elif status is None:
+            print("  %-22s did not finish in %.0f s" % (label, seconds))
+        else:
+            print("  %-22s %7.2f s  %6.0f MB%s" % (label, seconds, rss, "" if status == 0 else "  exit %s" % status))
+
+    show("loader alone", results["loader"])
+    for mode in ("--graph", "--list"):
+        for name in ("floor", "plugin", "static"):
+            show("%s %s" % (name, mode), results[(name, mode)])
+    failed = [key for key, value in results.items() if value[2] not in (0, None) and value[0] is not None]
+    for mode in ("--graph", "--list"):
+        plugin, floor = results[("plugin", mode)], results[("floor", mode)]
+        if plugin[2] == 0 and floor[2] == 0:
+            ratio = plugin[0] / floor[0]
+            print("  ratio plugin/floor %-7s %.2fx time, %.2fx RSS  (target <= 1.3x, <= 1024 MB: %s)" % (
+                mode, ratio, plugin[1] / floor[1], "met" if ratio <= 1.3 and plugin[1] <= 1024 else "MISSED"))
+    loader_seconds = results["loader"][0]
+    print("  loader alone %.2f s (target <= 3 s: %s)" % (loader_seconds, "met" if loader_seconds <= 3 else "MISSED"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
