@@ -26,7 +26,7 @@ sanity:
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
 	git ls-files -co --exclude-standard | grep -v '^collections/' | rsync -a --files-from=- ./ $(SANITY_ROOT)/
 	mkdir -p ~/.ansible/test/cache && cp scripts/get_pip_offline.py ~/.ansible/test/cache/get_pip_24_2.py
-	cd $(SANITY_ROOT) && ansible-test sanity --python 3.11 --color no --requirements
+	cd $(SANITY_ROOT) && ansible-test sanity --python 3.11 --color no
 
 unit:
 	python -m pytest -q -n 2 tests/unit
