@@ -75,9 +75,9 @@ def test_addresses_are_normalised(tmp_path):
 def test_record_order_does_not_matter(tmp_path):
     data = minimal()
     for index in range(2, 30):
+        bmc = {"address": "192.0.2.%d" % (100 + index), "protocol": "ipmi"}
         data["machines"].append(dict(data["machines"][0], name="m%d" % index, mac="52:54:00:00:01:%02x" % index,
-                                     ipv4="198.51.100.%d" % (index + 10), bmc={"address": "192.0.2.%d" % (100 + index),
-                                                                                "protocol": "ipmi"}))
+                                     ipv4="198.51.100.%d" % (index + 10), bmc=bmc))
     first = sot.load(write(str(tmp_path / "a.yml"), data))
     random.Random(7).shuffle(data["machines"])
     data["networks"].reverse()
