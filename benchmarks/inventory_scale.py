@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How the SoT loader and the netboot.fleet.sot inventory plugin scale, against baselines in the same run.
 
 Generates a valid SoT (racks of 40, a network per rack), then measures wall time and peak RSS of:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Generate a valid, large source of truth for benchmarks.
 
 Racks of `rack_size` machines, one network per rack. Addresses come only from the

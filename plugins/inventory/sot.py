@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: sot
-author: netboot.fleet developers
+author: netboot.fleet developers (@netboot-fleet)
 short_description: Machines and DHCP nodes from the netboot.fleet source of truth
 description:
   - Reads the netboot.fleet source of truth (one YAML/JSON file or a directory of them), validates

@@ -16,18 +16,22 @@ description:
     bad source of truth.
   - Runs where the source of truth is, normally the controller (C(localhost)).
 version_added: 0.1.0
-author: netboot.fleet developers
+author: netboot.fleet developers (@netboot-fleet)
 options:
   source:
     description:
       - Path of the source of truth. The inventory plugin sets C(netboot_sot_source) for every host.
     type: path
     required: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 requirements:
   - netaddr
   - PyYAML
