@@ -59,9 +59,6 @@ def run(argv, timeout, env=None):
 
 def static_inventory(sot_path, out_path):
     """The same hosts, groups and variables as the plugin gives, as a static YAML inventory."""
-    sys_path = os.path.join(REPO, "collections")
-    if sys_path not in sys.path:
-        sys.path.insert(0, sys_path)
     from ansible_collections.netboot.fleet.plugins.module_utils import sot
     fleet = sot.load(sot_path)
     networks = {}
@@ -76,6 +73,16 @@ def static_inventory(sot_path, out_path):
         yaml.dump(inventory, handle, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper))
 
 
+def write_inputs(workdir, machines):
+    """The generated SoT and the three inventory sources the benchmark compares."""
+    sot_path = write_sot(os.path.join(workdir, "sot.json"), machines)
+    with open(os.path.join(workdir, "fleet.sot.yml"), "w", encoding="utf-8") as handle:
+        json.dump({"plugin": "netboot.fleet.sot", "source": sot_path}, handle)
+    with open(os.path.join(workdir, "fleet.floor.yml"), "w", encoding="utf-8") as handle:
+        json.dump({"plugin": "floor", "source": sot_path}, handle)
+    static_inventory(sot_path, os.path.join(workdir, "static.yml"))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--machines", type=int, default=100000)
@@ -83,17 +90,18 @@ def main():
     parser.add_argument("--static-timeout", type=float, default=300,
                         help="per static-YAML run (s); at 100k it is known not to finish in 20 min")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--write-inputs", nargs=2, metavar=("WORKDIR", "MACHINES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_inputs:
+        write_inputs(args.write_inputs[0], int(args.write_inputs[1]))
+        return 0
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="nbf-inventory-scale-")
     os.makedirs(workdir, exist_ok=True)
-    sot_path = write_sot(os.path.join(workdir, "sot.json"), args.machines)
-    with open(os.path.join(workdir, "fleet.sot.yml"), "w", encoding="utf-8") as handle:
-        json.dump({"plugin": "netboot.fleet.sot", "source": sot_path}, handle)
-    with open(os.path.join(workdir, "fleet.floor.yml"), "w", encoding="utf-8") as handle:
-        json.dump({"plugin": "floor", "source": sot_path}, handle)
-    static_path = os.path.join(workdir, "static.yml")
-    static_inventory(sot_path, static_path)
+    # In a child process: Linux reports a child's peak RSS as at least what its parent had when it
+    # forked, so this process must stay small for the RSS figures to mean anything.
+    subprocess.run([sys.executable, __file__, "--write-inputs", workdir, str(args.machines)], check=True)
+    sot_path = os.path.join(workdir, "sot.json")
 
     env = dict(os.environ, ANSIBLE_INVENTORY_PLUGINS=os.path.join(HERE, "floor_plugin"),
                ANSIBLE_INVENTORY_ENABLED="netboot.fleet.sot,floor,yaml", ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))

@@ -88,8 +88,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if cached and cached.get("stamp") == stamp:
             hosts = cached["hosts"]
         else:
-            hosts = _hosts(source)
+            hosts = _hosts(_load(source))
             if self.get_option("cache"):
+                hosts = list(hosts)
                 self._cache[cache_key] = {"stamp": stamp, "hosts": hosts}
         self._populate(hosts, source)
 
@@ -121,22 +122,27 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name, strict=strict)
 
 
-def _hosts(source):
-    """(name, address, group, extra groups, record) for every host, from one validated load.
-
-    group is "dhcp_nodes" for DHCP nodes and the network's name for machines.
-    """
+def _load(source):
+    """The validated SoT; an invalid one fails the inventory with the loader's report, before any host is added."""
     try:
-        fleet = sot_model.load(source)
+        return sot_model.load(source)
     except sot_model.SotError as exc:
         raise AnsibleParserError(str(exc)) from None
-    hosts = [(node.name, node.address, "dhcp_nodes", [], node.as_dict()) for node in fleet.dhcp_nodes]
+
+
+def _hosts(fleet):
+    """(name, address, group, extra groups, record) for every host; group is "dhcp_nodes" or the network.
+
+    A generator: each record dict is made just before Ansible copies it into the inventory, so
+    100,000 records are never held twice.
+    """
+    for node in fleet.dhcp_nodes:
+        yield node.name, node.address, "dhcp_nodes", [], node.as_dict()
     for machine in fleet.machines:
         extra_groups = ["profile_" + machine.profile]
         if machine.rack:
             extra_groups.append("rack_" + machine.rack)
-        hosts.append((machine.name, machine.address, machine.network, extra_groups, machine.as_dict()))
-    return hosts
+        yield machine.name, machine.address, machine.network, extra_groups, machine.as_dict()
 
 
 def _stamp(source):
