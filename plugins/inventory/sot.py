@@ -45,8 +45,8 @@ EXAMPLES = r"""
 # inventory/fleet.sot.yml
 plugin: netboot.fleet.sot
 source: sot/
-
-# Target one rack's machines with a group built from a label
+---
+# Groups built from a label, and the parsed SoT cached between runs
 plugin: netboot.fleet.sot
 source: /srv/sot/fleet.json
 keyed_groups:
