@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # ansible-test needs the collection at a real ansible_collections/<namespace>/<name> path.
 SANITY_ROOT := $(STATE)/sanity/ansible_collections/netboot/fleet
 
-.PHONY: setup bringup test lint sanity unit integration
+.PHONY: setup bringup test lint sanity unit integration molecule
 
 setup:
 	@NETBOOT_FLEET_VENV=$(VENV) NETBOOT_FLEET_STATE=$(STATE) bash scripts/setup.sh
@@ -17,7 +17,7 @@ setup:
 bringup: setup
 	ansible-playbook -i inventory/ playbooks/bringup.yml
 
-test: setup lint sanity unit integration
+test: setup lint sanity unit integration molecule
 
 lint:
 	ansible-lint --offline --profile production
@@ -33,3 +33,6 @@ unit:
 
 integration:
 	python -m pytest -q -n 2 tests/integration
+
+molecule:
+	bash scripts/molecule.sh

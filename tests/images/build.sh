@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Build and import the systemd base image that Molecule scenarios run in:
+#   tests/images/build.sh            -> localhost/netboot-fleet-debian12:latest
+# No container registry is reachable here, so the image is a debootstrap of Debian 12 (minbase)
+# from the host's own Debian mirror, with every package of packages.txt baked in (containers in
+# a scenario's network namespace have no route to any mirror). The rootfs tarball is cached under
+# $NBF_WORK/cache keyed by the package list; a second call only checks the image label (seconds).
+# Run as root. Env: NBF_WORK (default /var/tmp/netboot-fleet), NBF_IMAGE, NBF_DEBIAN_MIRROR.
+set -euo pipefail
+# shellcheck source=tests/images/podman-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/podman-env.sh"
+
+# Bump when the recipe below changes in a way that changes the rootfs.
+RECIPE=1
+SUITE=bookworm
+PACKAGES_FILE=$NBF_REPO/tests/images/packages.txt
+# Units the packages enable by default: the image boots with none of them running, so a role
+# under test has to enable and start them itself, and nothing binds ports nobody asked for.
+DISABLED_UNITS=(kea-dhcp4-server kea-dhcp6-server kea-ctrl-agent bird nginx tftpd-hpa)
+
+packages=$(grep -v -e '^\s*#' -e '^\s*$' "$PACKAGES_FILE" | sort -u | paste -sd, -)
+key=$(printf '%s\n%s\n%s\n' "$RECIPE" "$SUITE" "$packages" | sha256sum | cut -c1-16)
+tarball=$NBF_WORK/cache/$SUITE-minbase-$key.tar.zst
+
+image_key() { podman image inspect --format '{{index .Labels "netboot-fleet.key"}}' "$NBF_IMAGE" 2>/dev/null || true; }
+if [ "$(image_key)" = "$key" ]; then
+  echo "image $NBF_IMAGE is up to date (key $key)"
+  exit 0
+fi
+
+# The Debian mirror this host already uses: the first apt source that serves $SUITE main.
+debian_mirror() {
+  python3 - "$SUITE" <<'PY'
+import glob, re, sys
+suite = sys.argv[1]
+def entries():
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        for stanza in re.split(r"\n\s*\n", open(path).read()):
+            fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.M))
+            if "deb" in fields.get("Types", "").split() and fields.get("Enabled", "yes") != "no":
+                for uri in fields.get("URIs", "").split():
+                    yield uri, fields.get("Suites", "").split(), fields.get("Components", "").split()
+    for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+        for line in open(path):
+            words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+            if len(words) >= 4 and words[0] == "deb":
+                yield words[1], [words[2]], words[3:]
+for uri, suites, components in entries():
+    if suite in suites and "main" in components:
+        print(uri)
+        break
+else:
+    sys.exit(f"no apt source serves '{suite} main'; set NBF_DEBIAN_MIRROR")
+PY
+}
+
+build_rootfs() {
+  local mirror rootfs=$NBF_WORK/rootfs-$key
+  mirror=${NBF_DEBIAN_MIRROR:-$(debian_mirror)}
+  echo "debootstrap $SUITE from $mirror into $rootfs"
+  # shellcheck disable=SC2064 # expand now: the trap must clean this rootfs even if $rootfs changes
+  trap "unmount_under '$rootfs'" EXIT
+  unmount_under "$rootfs"
+  rm -rf "$rootfs"
+  mkdir -p "$NBF_WORK/cache/debs"
+  # Two stages so that policy-rc.d is in place before any maintainer script runs: the chroot
+  # shares the host's network, and a daemon started there would bind the host's ports.
+  debootstrap --foreign --variant=minbase --cache-dir="$NBF_WORK/cache/debs" \
+    --include="$packages" "$SUITE" "$rootfs" "$mirror"
+  printf '#!/bin/sh\n# image build: start no daemon\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+  chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+  chroot "$rootfs" /debootstrap/debootstrap --second-stage
+  unmount_under "$rootfs"
+
+  local unit
+  for unit in "${DISABLED_UNITS[@]}"; do
+    chroot "$rootfs" systemctl disable --quiet "$unit.service"
+  done
+  chroot "$rootfs" apt-get clean
+  rm -f "$rootfs/usr/sbin/policy-rc.d"
+  # Empty machine-id: systemd makes a fresh one per container.
+  : >"$rootfs/etc/machine-id"
+  rm -f "$rootfs/var/lib/dbus/machine-id"
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+  mkdir -p "$rootfs/var/lib/apt/lists/partial"
+  # The lists are empty; an mtime of "now" would make apt's cache_valid_time skip the update
+  # that a role with network access needs before installing anything new.
+  touch -d 2000-01-01 "$rootfs/var/lib/apt/lists"
+
+  mkdir -p "$(dirname "$tarball")"
+  tar -C "$rootfs" --numeric-owner -c . | zstd -q -T0 -o "$tarball.tmp"
+  mv -f "$tarball.tmp" "$tarball"
+  rm -rf "$rootfs"
+  trap - EXIT
+}
+
+unmount_under() {
+  local mnt
+  # Deepest first; debootstrap's second stage mounts /proc and /sys inside the rootfs.
+  for mnt in $(findmnt -rn -o TARGET | grep -F "$1/" | sort -r); do
+    umount -l "$mnt"
+  done
+}
+
+# One build at a time: scenarios of several developers may start together on a cold machine.
+mkdir -p "$NBF_WORK"
+exec 9>"$NBF_WORK/image-build.lock"
+flock 9
+if [ "$(image_key)" = "$key" ]; then
+  echo "image $NBF_IMAGE is up to date (key $key)"
+  exit 0
+fi
+if [ ! -s "$tarball" ]; then
+  build_rootfs
+  echo "rootfs built and cached in $SECONDS s: $tarball"
+fi
+echo "importing $tarball as $NBF_IMAGE"
+zstd -dc "$tarball" | podman import \
+  --change 'CMD ["/sbin/init"]' \
+  --change "LABEL netboot-fleet.key=$key" \
+  - "$NBF_IMAGE" >/dev/null
+# The previous import under this tag, if any, is left untagged: drop it unless a container uses it.
+podman image prune -f >/dev/null
+echo "image $NBF_IMAGE imported (key $key), $SECONDS s in all"
