@@ -54,6 +54,20 @@ options:
       - Verify the Redfish BMC's TLS certificate against the controller's CAs.
       - Defaults to the host variable C(netboot_bmc_validate_certs), else V(true).
     type: bool
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+  action_group:
+    membership:
+      - netboot.fleet.bmc
 requirements:
   - pyghmi >= 1.5 on the Ansible controller
 notes:

@@ -44,22 +44,9 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: The power state is read; nothing is sent.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-  action_group:
-    membership:
-      - netboot.fleet.bmc
 seealso:
   - module: netboot.fleet.ipmi_boot
   - module: netboot.fleet.bmc_info
