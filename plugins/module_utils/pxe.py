@@ -1,0 +1,441 @@
+# -*- coding: utf-8 -*-
+# Copyright: netboot.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PXE/iPXE boot assets rendered from the source of truth.
+
+Pure: a validated Sot and template texts in, {(root, relative path): bytes} out,
+deterministic. Each Jinja2 template is compiled once; every machine gets one
+flat context dict built in Python (no Jinja over hostvars, no per-machine
+compile), which is what makes 100,000 machines a matter of seconds.
+
+Layout (URL conventions shared with the Kea renderer, keep exact):
+
+  HTTP root   ipxe/boot.ipxe                      entry script, chains to ${net0/mac}
+              ipxe/<mac>.ipxe                     per machine, MAC lower-case colon form
+              installer/<name>/preseed.cfg        Debian preseed
+              installer/<name>/ks.cfg             Red Hat-style kickstart
+              installer/<name>/user-data          Ubuntu autoinstall (+ meta-data)
+              <profile.kernel>, <profile.initrd>  relative to the HTTP root unless URLs
+  TFTP root   pxelinux.cfg/01-<mac-with-dashes>   BIOS machines (firmware bios)
+              grub/grub.cfg-01-<mac-with-dashes>  UEFI machines that PXE-boot (firmware uefi)
+
+Templates ship in plugins/templates/pxe/<name>.j2 (TEMPLATE_NAMES); a user
+directory can replace any of them, and a profile's `template` replaces the
+answer-file template of that profile (for autoinstall: user-data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from urllib.parse import urlsplit
+
+try:
+    import jinja2
+    HAS_JINJA2 = True
+except ImportError:  # pragma: no cover - reported by the module with an install hint
+    HAS_JINJA2 = False
+
+try:
+    from netaddr import IPNetwork
+    HAS_NETADDR = True
+except ImportError:  # pragma: no cover
+    HAS_NETADDR = False
+
+TFTP = "tftp"
+HTTP = "http"
+ROOTS = (TFTP, HTTP)
+LOADERS = ("grub", "pxelinux")
+
+# Template name -> what it renders. The file is <name>.j2.
+TEMPLATE_NAMES = (
+    "boot.ipxe",               # ipxe/boot.ipxe, once
+    "machine.ipxe",            # ipxe/<mac>.ipxe
+    "grub.cfg",                # grub/grub.cfg-01-<mac-dashes>
+    "pxelinux.cfg",            # pxelinux.cfg/01-<mac-dashes>
+    "preseed.cfg",             # installer/<name>/preseed.cfg
+    "kickstart.cfg",           # installer/<name>/ks.cfg
+    "autoinstall-user-data",   # installer/<name>/user-data
+    "autoinstall-meta-data",   # installer/<name>/meta-data
+)
+# installer -> ((file name under installer/<name>/, template), ...). The first is the answer
+# file a profile's own `template` replaces.
+INSTALLER_FILES = {
+    "preseed": (("preseed.cfg", "preseed.cfg"),),
+    "kickstart": (("ks.cfg", "kickstart.cfg"),),
+    "autoinstall": (("user-data", "autoinstall-user-data"), ("meta-data", "autoinstall-meta-data")),
+}
+DEFAULT_TEMPLATE_DIR = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "templates", "pxe"))
+
+# What the sync may prune: (root, directory, file-name pattern or None for everything).
+# pxelinux.cfg/ and grub/ also hold the operator's own files (default, grub.cfg): only ours go.
+OWNED = (
+    (TFTP, "pxelinux.cfg", re.compile(r"^01-")),
+    (TFTP, "grub", re.compile(r"^grub\.cfg-01-")),
+    (HTTP, "ipxe", None),
+    (HTTP, "installer", None),
+)
+
+# Defence in depth: the SoT loader validated these already; file names are built only from them.
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+_GRUB_SAFE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+%-]*$")
+
+
+class PxeError(Exception):
+    """Rendering cannot start. .problems lists every problem found, each naming record and field."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        lines = ["%d problem(s) with the PXE assets:" % len(self.problems)]
+        lines.extend("  - %s" % problem for problem in self.problems)
+        super().__init__("\n".join(lines))
+
+
+# --------------------------------------------------------------------------
+# Templates
+# --------------------------------------------------------------------------
+
+def read_templates(override_dir=None, default_dir=DEFAULT_TEMPLATE_DIR) -> dict:
+    """{name: text} of every template: the shipped ones, replaced by <override_dir>/<name>.j2."""
+    problems = []
+    if override_dir is not None and not os.path.isdir(override_dir):
+        raise PxeError(["template directory %s does not exist" % override_dir])
+    texts = {}
+    for name in TEMPLATE_NAMES:
+        path = os.path.join(default_dir, name + ".j2")
+        if override_dir is not None and os.path.isfile(os.path.join(override_dir, name + ".j2")):
+            path = os.path.join(override_dir, name + ".j2")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                texts[name] = handle.read()
+        except OSError as exc:
+            problems.append("template %s: %s cannot be read: %s" % (name, path, exc.strerror))
+    if problems:
+        raise PxeError(problems)
+    return texts
+
+
+def read_profile_templates(fleet) -> dict:
+    """{profile name: text} for profiles with their own answer-file template.
+
+    A relative path is relative to the SoT file that defines the profile, so a SoT
+    directory can carry its templates. A missing file fails here, before anything is written.
+    """
+    texts, problems = {}, []
+    for profile in fleet.profiles:
+        if not profile.template:
+            continue
+        path = profile.template
+        if not os.path.isabs(path):
+            path = os.path.join(os.path.dirname(profile.source), path)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                texts[profile.name] = handle.read()
+        except OSError as exc:
+            problems.append("%s: profiles.%s.template: %s cannot be read: %s"
+                            % (profile.source, profile.name, path, exc.strerror))
+    if problems:
+        raise PxeError(problems)
+    return texts
+
+
+_JSON_ENCODE = json.JSONEncoder(sort_keys=True).encode  # one encoder: json.dumps(**kwargs) builds one per call
+
+
+def _tojson(value, indent=None):
+    return _JSON_ENCODE(value) if indent is None else json.dumps(value, indent=indent, sort_keys=True)
+
+
+class Templates:
+    """Every template compiled once. render() is the per-machine hot path."""
+
+    def __init__(self, texts: dict, profile_texts: dict | None = None):
+        if not HAS_JINJA2:  # pragma: no cover
+            raise ImportError("netboot.fleet PXE rendering needs the Python library Jinja2 (python3-jinja2)")
+        self.env = jinja2.Environment(
+            undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+            trim_blocks=True, lstrip_blocks=True, autoescape=False)
+        # The output is config (YAML, kickstart), not HTML: plain JSON, without Jinja's HTML
+        # escaping and Markup wrapping, which made tojson 10x the cost of the rest of a template.
+        self.env.filters["tojson"] = _tojson
+        problems = ["template %s is missing" % name for name in TEMPLATE_NAMES if name not in texts]
+        unknown = sorted(set(texts) - set(TEMPLATE_NAMES))
+        if unknown:
+            problems.append("unknown template(s) %s (known: %s)" % (", ".join(unknown), ", ".join(TEMPLATE_NAMES)))
+        self.compiled = {}
+        sources = [(name, "template " + name, text) for name, text in sorted(texts.items()) if name in TEMPLATE_NAMES]
+        sources += [("profile:" + name, "profiles.%s.template" % name, text)
+                    for name, text in sorted((profile_texts or {}).items())]
+        digest = hashlib.sha256()
+        for key, label, text in sources:
+            digest.update(("%s\0%s\0" % (key, text)).encode("utf-8"))
+            try:
+                self.compiled[key] = self.env.from_string(text)
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append("%s: line %s: %s" % (label, exc.lineno, exc.message))
+        if problems:
+            raise PxeError(problems)
+        self.digest = digest.hexdigest()
+        # Contexts are passed as-is (shared=True, no per-render dict merge): add the globals once.
+        self.globals = dict(self.env.globals)
+
+    def render(self, key: str, context: dict) -> bytes:
+        template = self.compiled[key]
+        try:
+            return "".join(template.root_render_func(template.new_context(context, shared=True))).encode("utf-8")
+        except jinja2.TemplateError as exc:
+            raise PxeError(["template %s for %s: %s" % (key, context.get("name", "boot.ipxe"), exc)]) from None
+
+
+# --------------------------------------------------------------------------
+# URLs
+# --------------------------------------------------------------------------
+
+def http_base(address: str, port: int) -> str:
+    """http://<address>[:port], IPv6 literals in brackets, port only when not 80 (as in kea.http_url)."""
+    host = "[%s]" % address if ":" in address else address
+    return "http://%s%s" % (host, "" if port == 80 else ":%d" % port)
+
+
+def asset_url(base: str, path: str) -> str:
+    """A profile's kernel/initrd: an absolute URL as is, else relative to the HTTP root."""
+    return path if "://" in path else "%s/%s" % (base, path.lstrip("/"))
+
+
+def grub_path(url: str) -> str:
+    """GRUB's spelling of an http URL: (http,host[:port])/path."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        raise ValueError("GRUB fetches only http:// URLs, not %r" % url)
+    return "(http,%s)%s" % (parts.netloc, parts.path or "/")
+
+
+def grub_args(args: str) -> str:
+    """Kernel arguments for a GRUB `linux` line: ';' and quotes are GRUB syntax, so quote."""
+    return " ".join(arg if _GRUB_SAFE_RE.match(arg) else "'%s'" % arg.replace("'", "'\\''")
+                    for arg in args.split())
+
+
+def mac_dashes(mac: str) -> str:
+    return mac.replace(":", "-")
+
+
+def _installer_args(installer: str, answer_dir: str, hostname: str, domain: str) -> str:
+    """The kernel arguments that point each installer at its answer file."""
+    if installer == "preseed":
+        args = "auto=true priority=critical url=%s/preseed.cfg hostname=%s" % (answer_dir, hostname)
+        return args + (" domain=%s" % domain if domain else "")
+    if installer == "kickstart":
+        return "inst.ks=%s/ks.cfg" % answer_dir
+    return "autoinstall ds=nocloud-net;s=%s/" % answer_dir
+
+
+# --------------------------------------------------------------------------
+# Renderer
+# --------------------------------------------------------------------------
+
+class Unit:
+    """One machine's (or the shared entry script's) files: a stable key, a fingerprint of every
+    input its output depends on, and render() -> {(root, path): bytes}. The sync skips a unit
+    whose fingerprint and files are unchanged without rendering it."""
+    __slots__ = ("key", "fingerprint", "render")
+
+    def __init__(self, key, fingerprint, render):
+        self.key = key
+        self.fingerprint = fingerprint
+        self.render = render
+
+
+class Renderer:
+    """Validates everything rendering needs up front (raises PxeError), then renders per machine.
+
+    http_url overrides the service URL (e.g. a DNS name); by default machines with IPv4 use
+    http://fabric.pxe_ipv4[:http_port], IPv6-only machines http://[fabric.pxe_ipv6][:http_port].
+    """
+
+    def __init__(self, fleet, templates: Templates, http_url: str | None = None, loaders=LOADERS):
+        if not HAS_NETADDR:  # pragma: no cover
+            raise ImportError("netboot.fleet needs the Python library netaddr (python3-netaddr)")
+        self.fleet = fleet
+        self.templates = templates
+        self.loaders = tuple(loader for loader in LOADERS if loader in loaders)
+        self._unknown_loaders = sorted(set(loaders) - set(LOADERS))
+        fabric = fleet.fabric
+        if http_url:
+            self.base4 = self.base6 = http_url.rstrip("/")
+        else:
+            self.base4 = http_base(fabric.pxe_ipv4, fabric.http_port) if fabric.pxe_ipv4 else None
+            self.base6 = http_base(fabric.pxe_ipv6, fabric.http_port) if fabric.pxe_ipv6 else None
+        self._groups = {}
+        self._networks = {}
+        self._problems = []
+        self._check()
+        if self._problems:
+            raise PxeError(self._problems)
+
+    # -- validation -------------------------------------------------------
+
+    def _check(self):
+        if self._unknown_loaders:
+            self._problems.append("unknown loader(s) %s (known: %s)"
+                                  % (", ".join(self._unknown_loaders), ", ".join(LOADERS)))
+        for profile in self.fleet.profiles:
+            where = "%s: profiles.%s" % (profile.source, profile.name)
+            if profile.installer not in INSTALLER_FILES:
+                self._problems.append("%s.installer: %r is not one of %s"
+                                      % (where, profile.installer, ", ".join(INSTALLER_FILES)))
+            if profile.template and "profile:" + profile.name not in self.templates.compiled:
+                self._problems.append("%s.template: %s was not read (see read_profile_templates)"
+                                      % (where, profile.template))
+        grub_profiles = set()
+        for machine in self.fleet.machines:
+            where = "%s: machine %s" % (machine.source, machine.name)
+            if not _NAME_RE.match(machine.name or ""):
+                self._problems.append("%s.name: %r is not safe in a file name" % (where, machine.name))
+            if not _MAC_RE.match(machine.mac or ""):
+                self._problems.append("%s.mac: %r is not a lower-case colon-form MAC" % (where, machine.mac))
+            if self._base(machine) is None:
+                self._problems.append("%s: has no address family the PXE service has (fabric.pxe has %s)"
+                                      % (where, "IPv4 only" if self.base4 else "IPv6 only"))
+            if "grub" in self.loaders and machine.firmware == "uefi":
+                grub_profiles.add((machine.profile, self._base(machine)))
+        for profile_name, base in sorted(grub_profiles, key=str):
+            profile = self.fleet.profile(profile_name)
+            for fieldname in ("kernel", "initrd"):
+                try:
+                    grub_path(asset_url(base or "http://x", getattr(profile, fieldname)))
+                except ValueError as exc:
+                    self._problems.append("%s: profiles.%s.%s: %s (a uefi machine boots it with GRUB)"
+                                          % (profile.source, profile.name, fieldname, exc))
+
+    def _base(self, machine):
+        if machine.ipv4 and self.base4:
+            return self.base4
+        if machine.ipv6 and self.base6:
+            return self.base6
+        return None
+
+    # -- contexts ---------------------------------------------------------
+
+    def _network(self, name):
+        cached = self._networks.get(name)
+        if cached is None:
+            network = self.fleet.network(name)
+            cached = {"network": name, "domain": network.domain or "", "dns_servers": list(network.dns_servers),
+                      "ipv4_prefixlen": None, "ipv4_netmask": None, "ipv4_gateway": None,
+                      "ipv6_prefixlen": None, "ipv6_gateway": None}
+            if network.ipv4:
+                prefix = IPNetwork(network.ipv4.prefix)
+                cached.update(ipv4_prefixlen=prefix.prefixlen, ipv4_netmask=str(prefix.netmask),
+                              ipv4_gateway=network.ipv4.gateway)
+            if network.ipv6:
+                cached.update(ipv6_prefixlen=IPNetwork(network.ipv6.prefix).prefixlen,
+                              ipv6_gateway=network.ipv6.gateway)
+            self._networks[name] = cached
+        return cached
+
+    def _group(self, machine):
+        """Context and fingerprint shared by machines of one (profile, network, service URL)."""
+        base = self._base(machine)
+        key = (machine.profile, machine.network, base)
+        group = self._groups.get(key)
+        if group is None:
+            profile = self.fleet.profile(machine.profile)
+            context = dict(self.templates.globals)
+            context.update(self._network(machine.network))
+            context.update(
+                profile=profile.name, installer=profile.installer, disk=profile.disk,
+                packages=list(profile.packages), cmdline=profile.cmdline, http_url=base,
+                kernel_url=asset_url(base, profile.kernel), initrd_url=asset_url(base, profile.initrd))
+            if "grub" in self.loaders:
+                try:
+                    context.update(kernel_grub=grub_path(context["kernel_url"]),
+                                   initrd_grub=grub_path(context["initrd_url"]))
+                except ValueError:  # only bios/uefi-http machines use this profile: no GRUB lines
+                    context.update(kernel_grub=None, initrd_grub=None)
+            answer = INSTALLER_FILES[profile.installer][0][1]
+            # as_dict(): the records without their source path (the module unpacks the SoT to a new
+            # temporary directory every run; that must not re-render every machine).
+            fingerprint = hashlib.blake2b(repr((profile.as_dict(), self.fleet.network(machine.network).as_dict(),
+                                                base, self.loaders, self.templates.digest)).encode("utf-8"),
+                                          digest_size=16).digest()
+            group = (context, fingerprint, "profile:" + profile.name if profile.template else answer)
+            self._groups[key] = group
+        return group
+
+    def context(self, machine) -> dict:
+        """Everything a template may use for one machine: flat names, strings/lists/None."""
+        group_context, _fingerprint, _answer = self._group(machine)
+        context = dict(group_context)
+        name = machine.name
+        hostname, _dot, name_domain = name.partition(".")
+        domain = name_domain or context["domain"]
+        answer_dir = "%s/installer/%s" % (context["http_url"], name)
+        kernel_args = _installer_args(context["installer"], answer_dir, hostname, domain)
+        if context["cmdline"]:
+            kernel_args += " " + context["cmdline"]
+        context.update(
+            name=name, hostname=hostname, domain=domain, fqdn="%s.%s" % (hostname, domain) if domain else name,
+            mac=machine.mac, mac_dashes=mac_dashes(machine.mac), firmware=machine.firmware,
+            rack=machine.rack, labels=dict(machine.labels), ipv4=machine.ipv4, ipv6=machine.ipv6,
+            answer_url="%s/%s" % (answer_dir, INSTALLER_FILES[context["installer"]][0][0]),
+            kernel_args=kernel_args, kernel_args_grub=grub_args(kernel_args))
+        return context
+
+    # -- rendering --------------------------------------------------------
+
+    def machine_files(self, machine) -> dict:
+        _context, _fingerprint, answer_template = self._group(machine)
+        context = self.context(machine)
+        render = self.templates.render
+        files = {(HTTP, "ipxe/%s.ipxe" % machine.mac): render("machine.ipxe", context)}
+        dashes = context["mac_dashes"]
+        if "grub" in self.loaders and machine.firmware == "uefi":
+            files[(TFTP, "grub/grub.cfg-01-%s" % dashes)] = render("grub.cfg", context)
+        if "pxelinux" in self.loaders and machine.firmware == "bios":
+            files[(TFTP, "pxelinux.cfg/01-%s" % dashes)] = render("pxelinux.cfg", context)
+        for index, (filename, template) in enumerate(INSTALLER_FILES[context["installer"]]):
+            files[(HTTP, "installer/%s/%s" % (machine.name, filename))] = render(
+                answer_template if index == 0 else template, context)
+        return files
+
+    def shared_files(self) -> dict:
+        context = dict(self.templates.globals, http_url_ipv4=self.base4, http_url_ipv6=self.base6)
+        if self.base4 == self.base6:  # one http_url for both families: no branch in the script
+            context["http_url_ipv6"] = None
+        return {(HTTP, "ipxe/boot.ipxe"): self.templates.render("boot.ipxe", context)}
+
+    def units(self) -> list:
+        """Units for the sync, sorted by key: the shared entry script, then one per machine."""
+        shared_fp = hashlib.blake2b(repr((self.base4, self.base6, self.templates.digest)).encode("utf-8"),
+                                    digest_size=16).hexdigest()
+        units = [Unit("", shared_fp, self.shared_files)]
+        blake2b = hashlib.blake2b
+        for machine in self.fleet.machines:
+            group_fp = self._group(machine)[1]
+            fingerprint = blake2b(group_fp + _machine_key(machine), digest_size=16).hexdigest()
+            units.append(Unit(machine.name, fingerprint, _bind(self.machine_files, machine)))
+        return units
+
+    def render_all(self) -> dict:
+        """The whole tree {(root, path): bytes}, sorted: for golden files and small fleets."""
+        files = dict(self.shared_files())
+        for machine in self.fleet.machines:
+            files.update(self.machine_files(machine))
+        return dict(sorted(files.items()))
+
+
+def _machine_key(machine) -> bytes:
+    """Every machine field a template can see, as bytes (much cheaper than the dataclass repr)."""
+    labels = "\0".join("%s=%r" % item for item in sorted(machine.labels.items())) if machine.labels else ""
+    return ("%s\0%s\0%s\0%s\0%s\0%s\0%s\0%s\0%s" % (
+        machine.name, machine.mac, machine.network, machine.profile, machine.firmware,
+        machine.ipv4, machine.ipv6, machine.rack, labels)).encode("utf-8")
+
+
+def _bind(function, argument):
+    return lambda: function(argument)

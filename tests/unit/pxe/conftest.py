@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+"""Fixtures of the PXE renderer and asset sync unit tests."""
+
+import os
+import shutil
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from pxe_testlib import EMBEDDED_SOT  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils import pxe, sot  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def fleet():
+    return sot.load(EMBEDDED_SOT)
+
+
+@pytest.fixture(scope="session")
+def templates(fleet):
+    return pxe.Templates(pxe.read_templates(), pxe.read_profile_templates(fleet))
+
+
+@pytest.fixture
+def sot_copy(tmp_path):
+    """A writable copy of the embedded SoT (tests remove machines, add templates)."""
+    target = tmp_path / "sot"
+    shutil.copytree(EMBEDDED_SOT, target)
+    return target
+
+
+@pytest.fixture
+def roots(tmp_path):
+    paths = {pxe.TFTP: tmp_path / "tftp", pxe.HTTP: tmp_path / "http"}
+    for path in paths.values():
+        path.mkdir()
+    return {name: str(path) for name, path in paths.items()}

@@ -1,0 +1,25 @@
+# -*- coding: utf-8 -*-
+"""Paths and helpers of the PXE renderer and asset sync unit tests (a uniquely named module:
+`from conftest import` breaks when several test folders run in one pytest session)."""
+
+import os
+import sys
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir))
+if os.path.join(REPO, "collections") not in sys.path:
+    sys.path.insert(0, os.path.join(REPO, "collections"))
+
+from ansible_collections.netboot.fleet.plugins.module_utils import pxe, sot  # noqa: E402
+
+EMBEDDED_SOT = os.path.join(REPO, "inventory", "sot")
+GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "golden")
+DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
+# NBF_UPDATE_GOLDEN=1 pytest tests/unit/pxe rewrites the golden files; review the diff.
+UPDATE_GOLDEN = os.environ.get("NBF_UPDATE_GOLDEN") == "1"
+
+
+def render_tree(source, **options):
+    fleet = sot.load(str(source))
+    templates = pxe.Templates(pxe.read_templates(options.pop("template_dir", None)),
+                              pxe.read_profile_templates(fleet))
+    return pxe.Renderer(fleet, templates, **options)

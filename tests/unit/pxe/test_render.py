@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+"""Golden files of the PXE renderer: one per machine of the embedded SoT (every firmware and
+installer kind) plus the entry script. A change in output shows up as a diff of golden/."""
+
+import dataclasses
+import os
+
+import pytest
+
+from pxe_testlib import DATA_DIR, EMBEDDED_SOT, GOLDEN_DIR, UPDATE_GOLDEN, render_tree
+from ansible_collections.netboot.fleet.plugins.module_utils import pxe, sot
+
+
+def as_golden(files):
+    """Files as one reviewable text: a header line per file, then its content."""
+    return "".join("==> %s:%s <==\n%s" % (root, path, data.decode("utf-8")) for (root, path), data in files)
+
+
+def check_golden(name, text):
+    path = os.path.join(GOLDEN_DIR, name)
+    if UPDATE_GOLDEN:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    with open(path, encoding="utf-8") as handle:
+        assert text == handle.read(), "output differs from %s (NBF_UPDATE_GOLDEN=1 to accept)" % path
+
+
+def machine_golden(renderer, golden_prefix):
+    for machine in renderer.fleet.machines:
+        check_golden("%s%s.txt" % (golden_prefix, machine.name), as_golden(sorted(renderer.machine_files(machine).items())))
+    check_golden("%sboot.ipxe.txt" % golden_prefix, as_golden(sorted(renderer.shared_files().items())))
+
+
+# The embedded SoT covers: bios+preseed (img-server1), uefi+kickstart (img-server2),
+# uefi-http+autoinstall (web1), IPv6-only uefi+preseed (v6-worker1).
+def test_embedded_sot_golden(fleet, templates):
+    kinds = {(m.firmware, fleet.profile(m.profile).installer) for m in fleet.machines}
+    assert {firmware for firmware, _ in kinds} == set(sot.FIRMWARES)
+    assert {installer for _, installer in kinds} == set(pxe.INSTALLER_FILES)
+    machine_golden(pxe.Renderer(fleet, templates), "")
+
+
+def test_http_url_override_and_loaders_golden():
+    renderer = render_tree(EMBEDDED_SOT, http_url="http://pxe.example.net:8080/", loaders=["grub"])
+    machine_golden(renderer, "override-")
+    assert not any(path.startswith("pxelinux.cfg/") for _root, path in renderer.render_all())
+
+
+def test_paths_follow_the_shared_conventions(fleet, templates):
+    tree = pxe.Renderer(fleet, templates).render_all()
+    assert sorted(tree) == [
+        ("http", "installer/img-server1/preseed.cfg"),
+        ("http", "installer/img-server2/ks.cfg"),
+        ("http", "installer/v6-worker1/preseed.cfg"),
+        ("http", "installer/web1/meta-data"),
+        ("http", "installer/web1/user-data"),
+        ("http", "ipxe/52:54:00:12:00:01.ipxe"),
+        ("http", "ipxe/52:54:00:12:00:02.ipxe"),
+        ("http", "ipxe/52:54:00:12:00:03.ipxe"),
+        ("http", "ipxe/52:54:00:13:00:01.ipxe"),
+        ("http", "ipxe/boot.ipxe"),
+        ("tftp", "grub/grub.cfg-01-52-54-00-12-00-02"),
+        ("tftp", "grub/grub.cfg-01-52-54-00-13-00-01"),
+        ("tftp", "pxelinux.cfg/01-52-54-00-12-00-01"),
+    ]
+    script = tree[("http", "ipxe/52:54:00:12:00:01.ipxe")].decode()
+    assert "kernel http://203.0.113.53/debian12/linux " in script
+    assert "url=http://203.0.113.53/installer/img-server1/preseed.cfg" in script
+    assert "chain --autofree http://203.0.113.53/ipxe/${net0/mac}.ipxe" in tree[("http", "ipxe/boot.ipxe")].decode()
+
+
+def test_unknown_loader_is_rejected(fleet, templates):
+    with pytest.raises(pxe.PxeError, match="unknown loader.s. syslinux"):
+        pxe.Renderer(fleet, templates, loaders=["grub", "syslinux"])
+
+
+def test_rendering_is_deterministic(fleet, templates):
+    first = pxe.Renderer(fleet, templates).render_all()
+    again = pxe.Renderer(sot.load(EMBEDDED_SOT), pxe.Templates(pxe.read_templates())).render_all()
+    assert first == again
+
+
+def test_absolute_kernel_url_is_kept(fleet, templates):
+    profile = dataclasses.replace(fleet.profile("rocky9"), kernel="http://mirror.example.net/rocky/vmlinuz")
+    changed = dataclasses.replace(fleet, profiles=tuple(profile if p.name == "rocky9" else p for p in fleet.profiles))
+    tree = pxe.Renderer(changed, templates).render_all()
+    assert "kernel http://mirror.example.net/rocky/vmlinuz " in tree[("http", "ipxe/52:54:00:12:00:02.ipxe")].decode()
+    assert "linux (http,mirror.example.net)/rocky/vmlinuz " in tree[("tftp", "grub/grub.cfg-01-52-54-00-12-00-02")].decode()
+
+
+def test_grub_rejects_https_kernel_before_rendering(fleet, templates):
+    profile = dataclasses.replace(fleet.profile("rocky9"), kernel="https://mirror.example.net/vmlinuz")
+    changed = dataclasses.replace(fleet, profiles=tuple(profile if p.name == "rocky9" else p for p in fleet.profiles))
+    with pytest.raises(pxe.PxeError, match=r"profiles\.rocky9\.kernel: GRUB fetches only http://"):
+        pxe.Renderer(changed, templates)
+    assert pxe.Renderer(changed, templates, loaders=["pxelinux"]).render_all()
+
+
+def test_unknown_installer_kind_is_rejected(fleet, templates):
+    # The SoT loader rejects it first; the renderer refuses a hand-built Sot too.
+    profile = dataclasses.replace(fleet.profile("rocky9"), installer="autoyast")
+    changed = dataclasses.replace(fleet, profiles=tuple(profile if p.name == "rocky9" else p for p in fleet.profiles))
+    with pytest.raises(pxe.PxeError, match=r"profiles\.rocky9\.installer: 'autoyast' is not one of"):
+        pxe.Renderer(changed, templates)
+
+
+def test_sot_loader_rejects_unknown_installer_and_traversal(tmp_path):
+    source = tmp_path / "sot.yml"
+    source.write_text(open(os.path.join(DATA_DIR, "bad-sot.yml")).read())
+    with pytest.raises(sot.SotError) as error:
+        sot.load(str(source))
+    report = str(error.value)
+    assert "profiles.evil.installer: 'autoyast' is not one of preseed, kickstart, autoinstall" in report
+    assert "'../../etc/passwd' is not a valid hostname" in report
+
+
+def test_renderer_refuses_unsafe_names_even_from_a_hand_built_sot(fleet, templates):
+    machine = dataclasses.replace(fleet.machines[0], name="../../etc/passwd")
+    with pytest.raises(pxe.PxeError, match=r"name: '../../etc/passwd' is not safe in a file name"):
+        pxe.Renderer(dataclasses.replace(fleet, machines=(machine,)), templates)
+    machine = dataclasses.replace(fleet.machines[0], mac="52:54:00:12:00:01/../x")
+    with pytest.raises(pxe.PxeError, match=r"mac: .* is not a lower-case colon-form MAC"):
+        pxe.Renderer(dataclasses.replace(fleet, machines=(machine,)), templates)
+
+
+def test_missing_profile_template_fails_before_rendering(sot_copy):
+    networks = sot_copy / "networks.yml"
+    networks.write_text(networks.read_text().replace("    installer: kickstart\n",
+                                                     "    installer: kickstart\n    template: site/ks.j2\n"))
+    fleet = sot.load(str(sot_copy))
+    with pytest.raises(pxe.PxeError, match=r"profiles\.rocky9\.template: .*site/ks\.j2 cannot be read"):
+        pxe.read_profile_templates(fleet)
+    (sot_copy / "site").mkdir()
+    (sot_copy / "site" / "ks.j2").write_text("# site kickstart for {{ fqdn }} on {{ disk }}\n")
+    renderer = render_tree(sot_copy)
+    assert renderer.render_all()[("http", "installer/img-server2/ks.cfg")] == \
+        b"# site kickstart for img-server2.rack12.example.net on /dev/vda\n"
+
+
+def test_template_dir_overrides_and_errors(tmp_path):
+    (tmp_path / "machine.ipxe.j2").write_text("#!ipxe\nsanboot --no-describe --drive 0x80 # {{ name }}\n")
+    renderer = render_tree(EMBEDDED_SOT, template_dir=str(tmp_path))
+    assert renderer.render_all()[("http", "ipxe/52:54:00:12:00:03.ipxe")] == \
+        b"#!ipxe\nsanboot --no-describe --drive 0x80 # web1\n"
+    with pytest.raises(pxe.PxeError, match="template directory .* does not exist"):
+        pxe.read_templates(str(tmp_path / "missing"))
+    texts = pxe.read_templates()
+    texts["grub.cfg"] = "{% if %}"
+    with pytest.raises(pxe.PxeError, match="template grub.cfg: line 1"):
+        pxe.Templates(texts)
+    texts = pxe.read_templates()
+    texts["pxelinux.cfg"] = "{{ no_such_variable }}"
+    renderer = pxe.Renderer(sot.load(EMBEDDED_SOT), pxe.Templates(texts))
+    with pytest.raises(pxe.PxeError, match="'no_such_variable' is undefined"):
+        renderer.render_all()
+
+
+def test_ipv6_only_machine_needs_an_ipv6_service(fleet, templates):
+    fabric = dataclasses.replace(fleet.fabric, pxe_ipv6=None)
+    with pytest.raises(pxe.PxeError, match="machine v6-worker1: has no address family the PXE service has"):
+        pxe.Renderer(dataclasses.replace(fleet, fabric=fabric), templates)
+
+
+def test_fingerprints_change_only_with_inputs(fleet, templates):
+    before = {unit.key: unit.fingerprint for unit in pxe.Renderer(fleet, templates).units()}
+    assert before == {unit.key: unit.fingerprint for unit in pxe.Renderer(fleet, templates).units()}
+    machine = dataclasses.replace(fleet.machines[0], ipv4="198.51.100.20")
+    changed = dataclasses.replace(fleet, machines=(machine,) + fleet.machines[1:])
+    after = {unit.key: unit.fingerprint for unit in pxe.Renderer(changed, templates).units()}
+    assert [key for key in before if before[key] != after[key]] == [machine.name]
+    texts = pxe.read_templates()
+    texts["kickstart.cfg"] += "# site\n"
+    other = {unit.key: unit.fingerprint for unit in pxe.Renderer(fleet, pxe.Templates(texts)).units()}
+    assert all(other[key] != before[key] for key in before)
+
+
+def test_fingerprints_do_not_depend_on_where_the_sot_lies(fleet, templates, sot_copy):
+    # The module unpacks the SoT into a new temporary directory on every run.
+    here = {unit.key: unit.fingerprint for unit in pxe.Renderer(fleet, templates).units()}
+    there = {unit.key: unit.fingerprint for unit in pxe.Renderer(sot.load(str(sot_copy)), templates).units()}
+    assert here == there

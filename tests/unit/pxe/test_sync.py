@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+"""The asset sync: atomic writes, no rewrite of unchanged files, pruning only what it owns."""
+
+import os
+
+import pytest
+
+from pxe_testlib import render_tree
+from ansible_collections.netboot.fleet.plugins.module_utils import asset_sync, pxe
+
+
+def snapshot(roots):
+    """{path below the roots: (mtime_ns, inode, content)} of every file."""
+    files = {}
+    for name, root in roots.items():
+        for current, _dirs, names in os.walk(root):
+            for file_name in names:
+                path = os.path.join(current, file_name)
+                info = os.lstat(path)
+                with open(path, "rb") as handle:
+                    files["%s:%s" % (name, os.path.relpath(path, root))] = (info.st_mtime_ns, info.st_ino, handle.read())
+    return files
+
+
+def run(source, roots, state_file, **options):
+    renderer = render_tree(source, **{k: options.pop(k) for k in ("http_url", "loaders") if k in options})
+    return asset_sync.sync(roots, pxe.OWNED, renderer.units(), state_file=state_file, **options), renderer
+
+
+def remove_machine(sot_dir, name):
+    path = sot_dir / "machines.yml"
+    blocks = path.read_text().split("\n  - name: ")
+    path.write_text("\n  - name: ".join(block for block in blocks if not block.startswith(name + "\n")))
+
+
+def test_first_run_writes_the_rendered_tree(sot_copy, roots, tmp_path):
+    result, renderer = run(sot_copy, roots, str(tmp_path / "state.json"))
+    tree = renderer.render_all()
+    assert result.changed and result.counts["added"] == len(tree) and result.counts["removed"] == 0
+    on_disk = snapshot(roots)
+    assert {key: value[2] for key, value in on_disk.items()} == \
+        {"%s:%s" % key: data for key, data in tree.items()}
+    mode = os.stat(os.path.join(roots["http"], "ipxe", "boot.ipxe")).st_mode & 0o777
+    assert mode == 0o644
+    assert not any(asset_sync.TEMP_MARK in key for key in on_disk)
+
+
+def test_second_run_changes_nothing_and_touches_no_file(sot_copy, roots, tmp_path):
+    state = str(tmp_path / "state.json")
+    run(sot_copy, roots, state)
+    before, state_mtime = snapshot(roots), os.stat(state).st_mtime_ns
+    result, _renderer = run(sot_copy, roots, state)
+    assert not result.changed
+    assert result.counts == {"added": 0, "changed": 0, "removed": 0, "unchanged": len(before)}
+    assert result.units_rendered == 0       # the manifest proved every unit unchanged
+    assert snapshot(roots) == before        # same mtimes, same inodes, same bytes
+    assert os.stat(state).st_mtime_ns == state_mtime
+
+
+def test_without_a_manifest_unchanged_files_are_compared_not_rewritten(sot_copy, roots, tmp_path):
+    run(sot_copy, roots, str(tmp_path / "state.json"))
+    before = snapshot(roots)
+    result, _renderer = run(sot_copy, roots, None)
+    assert not result.changed and result.units_rendered == 5
+    assert snapshot(roots) == before
+
+
+def test_removed_machine_is_pruned_and_nothing_else(sot_copy, roots, tmp_path):
+    state = str(tmp_path / "state.json")
+    run(sot_copy, roots, state)
+    # The operator's own files in the shared directories, and files outside the owned ones.
+    for name, path in (("tftp", "pxelinux.cfg/default"), ("tftp", "grub/grub.cfg"), ("tftp", "undionly.kpxe"),
+                       ("http", "debian12/linux")):
+        target = os.path.join(roots[name], path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w") as handle:
+            handle.write("operator's\n")
+    before = snapshot(roots)
+    remove_machine(sot_copy, "img-server1")
+    result, _renderer = run(sot_copy, roots, state)
+    gone = ["http:installer/img-server1/preseed.cfg", "http:ipxe/52:54:00:12:00:01.ipxe",
+            "tftp:pxelinux.cfg/01-52-54-00-12-00-01"]
+    assert result.changed and result.summary()["files"] == {"added": [], "changed": [], "removed": gone}
+    after = snapshot(roots)
+    assert sorted(set(before) - set(after)) == gone
+    assert all(after[key] == before[key] for key in after)
+    assert not os.path.exists(os.path.join(roots["http"], "installer", "img-server1"))
+
+
+def test_changed_machine_rewrites_only_its_files(sot_copy, roots, tmp_path):
+    state = str(tmp_path / "state.json")
+    run(sot_copy, roots, state)
+    before = snapshot(roots)
+    machines = sot_copy / "machines.yml"
+    machines.write_text(machines.read_text().replace("ipv4: 198.51.100.12\n", "ipv4: 198.51.100.22\n"))
+    result, _renderer = run(sot_copy, roots, state)
+    assert result.units_rendered == 1
+    # Its iPXE script does not mention its address: unchanged, not rewritten.
+    assert result.summary()["files"]["changed"] == ["http:installer/web1/user-data"]
+    after = snapshot(roots)
+    assert [key for key in after if after[key] != before[key]] == ["http:installer/web1/user-data"]
+
+
+def test_check_mode_reports_and_writes_nothing(sot_copy, roots, tmp_path):
+    state = tmp_path / "state.json"
+    result, renderer = run(sot_copy, roots, str(state), check_mode=True)
+    assert result.changed and result.counts["added"] == len(renderer.render_all())
+    assert snapshot(roots) == {} and not state.exists()
+    run(sot_copy, roots, str(state))
+    before = snapshot(roots)
+    remove_machine(sot_copy, "web1")
+    result, _renderer = run(sot_copy, roots, str(state), check_mode=True)
+    assert result.counts["removed"] == 3 and snapshot(roots) == before
+
+
+def test_diff_summary_is_capped(sot_copy, roots, tmp_path):
+    result, _renderer = run(sot_copy, roots, None, limit=2)
+    summary = result.summary()
+    assert summary["truncated"] and len(summary["files"]["added"]) == 2
+    diff = result.diff()
+    assert "+ ... and 11 more added" in diff["after"] and "added 13, changed 0" in diff["after_header"]
+
+
+def test_edited_or_deleted_file_is_restored(sot_copy, roots, tmp_path):
+    state = str(tmp_path / "state.json")
+    run(sot_copy, roots, state)
+    script = os.path.join(roots["http"], "ipxe", "52:54:00:12:00:02.ipxe")
+    with open(script, "a") as handle:
+        handle.write("shell\n")
+    os.unlink(os.path.join(roots["tftp"], "pxelinux.cfg", "01-52-54-00-12-00-01"))
+    result, _renderer = run(sot_copy, roots, state)
+    assert result.summary()["files"]["changed"] == ["http:ipxe/52:54:00:12:00:02.ipxe"]
+    assert result.summary()["files"]["added"] == ["tftp:pxelinux.cfg/01-52-54-00-12-00-01"]
+    assert not open(script).read().endswith("shell\n")
+
+
+def test_leftover_temp_files_and_strays_are_pruned(sot_copy, roots, tmp_path):
+    run(sot_copy, roots, None)
+    for path in ("ipxe/.52:54:00:12:00:01.ipxe.nbf-tmp", "ipxe/aa:bb:cc:dd:ee:ff.ipxe", "installer/gone/ks.cfg"):
+        target = os.path.join(roots["http"], path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "w").close()
+    result, _renderer = run(sot_copy, roots, None)
+    assert result.summary()["files"]["removed"] == [
+        "http:installer/gone/ks.cfg", "http:ipxe/.52:54:00:12:00:01.ipxe.nbf-tmp", "http:ipxe/aa:bb:cc:dd:ee:ff.ipxe"]
+
+
+class FakeUnit(pxe.Unit):
+    def __init__(self, key, files):
+        super().__init__(key, "fp", lambda: files)
+
+
+@pytest.mark.parametrize("root, path", [
+    ("http", "../../etc/passwd"), ("http", "ipxe/../../x"), ("http", "/etc/passwd"), ("http", "ipxe"),
+    ("http", "kernels/x"), ("tftp", "ipxe/x.ipxe"), ("other", "ipxe/x"), ("http", "ipxe//x"),
+])
+def test_paths_outside_owned_directories_are_refused(roots, root, path):
+    with pytest.raises(asset_sync.SyncError, match="refusing to write"):
+        asset_sync.sync(roots, pxe.OWNED, [FakeUnit("m", {(root, path): b"x"})])
+    assert snapshot(roots) == {}
+
+
+def test_symlinked_directory_is_refused(roots, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(str(outside), os.path.join(roots["http"], "installer"))
+    with pytest.raises(asset_sync.SyncError, match="not a directory"):
+        asset_sync.sync(roots, pxe.OWNED, [FakeUnit("m", {("http", "installer/m/ks.cfg"): b"x"})])
+    assert list(outside.iterdir()) == []
+
+
+def test_parallel_workers_write_the_same_tree(roots, tmp_path):
+    units = [FakeUnit("m%04d" % index, {("http", "installer/m%04d/ks.cfg" % index): b"%d\n" % index,
+                                         ("http", "ipxe/m%04d.ipxe" % index): b"#!ipxe\n"})
+             for index in range(2500)]
+    result = asset_sync.sync(roots, pxe.OWNED, units, workers=2)
+    assert result.counts["added"] == 5000
+    with open(os.path.join(roots["http"], "installer", "m2042", "ks.cfg"), "rb") as handle:
+        assert handle.read() == b"2042\n"
+
+
+def test_same_inputs_skip_building_units_but_still_check_the_files(sot_copy, roots, tmp_path):
+    state = str(tmp_path / "state.json")
+    first, renderer = run(sot_copy, roots, state, inputs="digest-1")
+    before = snapshot(roots)
+    built = []
+
+    def units():
+        built.append(True)
+        return renderer.units()
+    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-1")
+    assert not result.changed and not built and snapshot(roots) == before
+    assert result.counts["unchanged"] == first.counts["added"] and result.units == 5
+    # A stray file is pruned even on the fast path; a deleted one makes the run build the units.
+    stray = os.path.join(roots["http"], "ipxe", "aa:bb:cc:dd:ee:ff.ipxe")
+    open(stray, "w").close()
+    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-1")
+    assert result.summary()["files"]["removed"] == ["http:ipxe/aa:bb:cc:dd:ee:ff.ipxe"] and not built
+    os.unlink(os.path.join(roots["http"], "installer", "web1", "meta-data"))
+    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-1")
+    assert built and result.summary()["files"]["added"] == ["http:installer/web1/meta-data"]
+    # Other inputs: the units are built and compared (nothing to write here).
+    built.clear()
+    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-2")
+    assert built and not result.changed
+
+
+def test_first_run_publishes_each_new_directory_whole(sot_copy, roots, tmp_path, monkeypatch):
+    # A run that fails half-way leaves nothing half-built in a served directory...
+    renderer = render_tree(sot_copy)
+    units = renderer.units()
+    broken = pxe.Unit("zz", "fp", lambda: (_ for _ in ()).throw(RuntimeError("render failed")))
+    with pytest.raises(RuntimeError):
+        asset_sync.sync(roots, pxe.OWNED, units + [broken], state_file=str(tmp_path / "state.json"))
+    assert sorted(os.listdir(roots["http"])) == [".installer.nbf-stage", ".ipxe.nbf-stage"]
+    # ...and the next run cleans the staging copies up and publishes the directories.
+    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=str(tmp_path / "state.json"))
+    assert result.counts["added"] == 13
+    assert sorted(os.listdir(roots["http"])) == ["installer", "ipxe"]
+    assert sorted(os.listdir(roots["tftp"])) == ["grub", "pxelinux.cfg"]
