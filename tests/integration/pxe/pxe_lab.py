@@ -79,8 +79,8 @@ class PxeLab:
 
     # -- namespace and servers ------------------------------------------------
 
-    def ns(self, *command, **kwargs):
-        return subprocess.run(["ip", "netns", "exec", self.netns] + list(command), **kwargs)
+    def ns(self, *command, check=False, **kwargs):
+        return subprocess.run(["ip", "netns", "exec", self.netns] + list(command), check=check, **kwargs)
 
     def create_namespace(self):
         subprocess.run(["ip", "netns", "add", self.netns], check=True)
@@ -172,12 +172,12 @@ class PxeLab:
         playbook = os.path.join(self.work, "sync.yml")
         with open(playbook, "w") as handle:
             handle.write(PLAYBOOK)
+        extra_vars = {"sot_path": self.sot_path, "work": self.work, "ansible_python_interpreter": sys.executable}
         command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
-                   "-c", "local", playbook, "-e", json.dumps({"sot_path": self.sot_path, "work": self.work,
-                                                  "ansible_python_interpreter": sys.executable})]
+                   "-c", "local", playbook, "-e", json.dumps(extra_vars)]
         if check:
             command.append("--check")
-        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
         if expect_failure:
             assert done.returncode != 0, done.stdout
             return done.stdout + done.stderr

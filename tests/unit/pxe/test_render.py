@@ -35,8 +35,8 @@ def machine_golden(renderer, golden_prefix):
 # uefi-http+autoinstall (web1), IPv6-only uefi+preseed (v6-worker1).
 def test_embedded_sot_golden(fleet, templates):
     kinds = {(m.firmware, fleet.profile(m.profile).installer) for m in fleet.machines}
-    assert {firmware for firmware, _ in kinds} == set(sot.FIRMWARES)
-    assert {installer for _, installer in kinds} == set(pxe.INSTALLER_FILES)
+    assert {firmware for firmware, _installer in kinds} == set(sot.FIRMWARES)
+    assert {installer for _firmware, installer in kinds} == set(pxe.INSTALLER_FILES)
     machine_golden(pxe.Renderer(fleet, templates), "")
 
 

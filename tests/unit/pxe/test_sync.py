@@ -171,7 +171,7 @@ def test_symlinked_directory_is_refused(roots, tmp_path):
 
 def test_parallel_workers_write_the_same_tree(roots, tmp_path):
     units = [FakeUnit("m%04d" % index, {("http", "installer/m%04d/ks.cfg" % index): b"%d\n" % index,
-                                         ("http", "ipxe/m%04d.ipxe" % index): b"#!ipxe\n"})
+                                        ("http", "ipxe/m%04d.ipxe" % index): b"#!ipxe\n"})
              for index in range(2500)]
     result = asset_sync.sync(roots, pxe.OWNED, units, workers=2)
     assert result.counts["added"] == 5000
@@ -209,7 +209,11 @@ def test_first_run_publishes_each_new_directory_whole(sot_copy, roots, tmp_path,
     # A run that fails half-way leaves nothing half-built in a served directory...
     renderer = render_tree(sot_copy)
     units = renderer.units()
-    broken = pxe.Unit("zz", "fp", lambda: (_ for _ in ()).throw(RuntimeError("render failed")))
+
+    def fail_to_render():
+        raise RuntimeError("render failed")
+
+    broken = pxe.Unit("zz", "fp", fail_to_render)
     with pytest.raises(RuntimeError):
         asset_sync.sync(roots, pxe.OWNED, units + [broken], state_file=str(tmp_path / "state.json"))
     assert sorted(os.listdir(roots["http"])) == [".installer.nbf-stage", ".ipxe.nbf-stage"]
