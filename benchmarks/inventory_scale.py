@@ -44,7 +44,7 @@ with open({source!r}, encoding="utf-8") as handle:
 
 
 def run(argv, timeout, env=None):
-    """(wall seconds, peak RSS in MB, exit status) of one command; status None if it timed out."""
+    """(wall seconds, peak RSS in MB, exit status, CPU seconds) of one command; status None if it timed out."""
     started = time.perf_counter()
     with open(os.devnull, "wb") as devnull:
         process = subprocess.Popen(argv, stdout=devnull, stderr=subprocess.PIPE, env=env, cwd=REPO)
@@ -55,11 +55,11 @@ def run(argv, timeout, env=None):
             elapsed = time.perf_counter() - started
             if status:
                 sys.stderr.write(process.stderr.read().decode(errors="replace")[-2000:])
-            return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+            return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
         if time.perf_counter() > deadline:
             process.kill()
             process.wait()
-            return timeout, None, None
+            return timeout, None, None, None
         time.sleep(0.05)
 
 
@@ -113,46 +113,51 @@ def main():
                ANSIBLE_INVENTORY_ENABLED="netboot.fleet.sot,floor,yaml", ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
     inventory_cli = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
     print("netboot.fleet inventory scale: %d machines, %s (%s)" % (
-        args.machines, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), workdir))
+        args.machines, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), workdir), flush=True)
+
+    # Each figure is printed as soon as it is measured: a 100k run takes long on a shared machine.
+    def show(label, result):
+        seconds, rss, status, cpu = result
+        if seconds is None:
+            print("  %-22s %s" % (label, status), flush=True)
+        elif status is None:
+            print("  %-22s did not finish in %.0f s" % (label, seconds), flush=True)
+        else:
+            failure = "" if status == 0 else "  exit %s" % status
+            print("  %-22s %7.2f s  %6.0f MB  (CPU %.2f s)%s" % (label, seconds, rss, cpu, failure), flush=True)
 
     results = {}
+    # The machine is shared: a fixed amount of pure-Python work tells how fast the CPU is during this run.
+    results["reference"] = run([sys.executable, "-c", "sum(range(10**8))"], args.timeout)
+    show("sum(range(10**8))", results["reference"])
     loader = [sys.executable, "-c", LOADER.format(collections=os.path.join(REPO, "collections"), source=sot_path)]
     results["loader"] = run(loader, args.timeout)
+    show("loader alone", results["loader"])
     results["json"] = run([sys.executable, "-c", JSON_ONLY.format(source=sot_path)], args.timeout)
+    show("json.load alone", results["json"])
     # Interleave plugin and floor so that a noisy neighbour hurts both alike.
     for mode in ("--graph", "--list"):
         for name, path, timeout in (("floor", "fleet.floor.yml", args.timeout),
                                     ("plugin", "fleet.sot.yml", args.timeout),
                                     ("static", "static.yml", args.static_timeout)):
             if name == "static" and mode == "--list" and results[("static", "--graph")][2] is None:
-                results[(name, mode)] = (None, None, "skipped: --graph did not finish")
+                results[(name, mode)] = (None, None, "skipped: --graph did not finish", None)
                 continue
             results[(name, mode)] = run([inventory_cli, "-i", os.path.join(workdir, path), mode], timeout, env)
-
-    def show(label, result):
-        seconds, rss, status = result
-        if seconds is None:
-            print("  %-22s %s" % (label, status))
-        elif status is None:
-            print("  %-22s did not finish in %.0f s" % (label, seconds))
-        else:
-            print("  %-22s %7.2f s  %6.0f MB%s" % (label, seconds, rss, "" if status == 0 else "  exit %s" % status))
-
-    show("json.load alone", results["json"])
-    show("loader alone", results["loader"])
-    for mode in ("--graph", "--list"):
-        for name in ("floor", "plugin", "static"):
             show("%s %s" % (name, mode), results[(name, mode)])
+
     failed = [key for key, value in results.items() if value[2] not in (0, None) and value[0] is not None]
     for mode in ("--graph", "--list"):
         plugin, floor = results[("plugin", mode)], results[("floor", mode)]
         if plugin[2] == 0 and floor[2] == 0:
             ratio = plugin[0] / floor[0]
-            print("  ratio plugin/floor %-7s %.2fx time, %.2fx RSS  (target <= 1.3x, <= 1024 MB: %s)" % (
-                mode, ratio, plugin[1] / floor[1], "met" if ratio <= 1.3 and plugin[1] <= 1024 else "MISSED"))
+            print("  ratio plugin/floor %-7s %.2fx time (%.2fx CPU), %.2fx RSS  (target <= 1.3x, <= 1024 MB: %s)" % (
+                mode, ratio, plugin[3] / floor[3], plugin[1] / floor[1],
+                "met" if ratio <= 1.3 and plugin[1] <= 1024 else "MISSED"))
     loader_seconds = results["loader"][0]
-    print("  loader alone %.2f s = %.1fx json.load of the same file (target <= 3 s: %s)" % (
-        loader_seconds, loader_seconds / results["json"][0], "met" if loader_seconds <= 3 else "MISSED"))
+    print("  loader alone %.2f s = %.1fx json.load of the same file (target <= 3 s: %s); sum(range(10**8)) %.2f s "
+          "in this run (8.9 s on a quiet machine)" % (loader_seconds, loader_seconds / results["json"][0],
+                                                      "met" if loader_seconds <= 3 else "MISSED", results["reference"][0]))
     return 1 if failed else 0
 
 

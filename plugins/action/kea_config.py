@@ -19,7 +19,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils import kea, sot
 
 FAMILY_KEYS = {"dhcp4": "Dhcp4", "dhcp6": "Dhcp6"}
 # Options the action consumes; everything else goes to the module unchanged.
-ACTION_ONLY = ("sot", "settings", "config")
+ACTION_ONLY = ("sot", "settings", "config", "hosts_db_password")
 
 
 class ActionModule(ActionBase):
@@ -67,7 +67,13 @@ class ActionModule(ActionBase):
             return kea.dumps(config)
         path = self._loader.path_dwim(args["sot"])
         try:
-            settings = kea.Settings.from_dict(args.get("settings"))
+            raw_settings = dict(args.get("settings") or {})
+            if "hosts_db_password" in raw_settings:
+                raise AnsibleActionFail("settings.hosts_db_password: give the password as hosts_db_password "
+                                        "(not logged), not inside settings")
+            if args.get("hosts_db_password"):
+                raw_settings["hosts_db_password"] = args["hosts_db_password"]
+            settings = kea.Settings.from_dict(raw_settings)
             return kea.dumps(kea.render(sot.load(path), family, settings))
         except (sot.SotError, kea.KeaRenderError) as exc:
             # Nothing is pushed: the error names file, record and field.

@@ -57,6 +57,7 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/netboot-fleet
 """
 
+import gc
 import os
 
 from ansible.errors import AnsibleParserError
@@ -77,6 +78,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         source = os.path.join(os.path.dirname(os.path.abspath(path)), self.get_option("source"))
         source = os.path.normpath(source)
 
+        # Adding 100,000 hosts makes millions of objects that all stay alive: the cyclic garbage collector
+        # would walk the growing heap again and again for nothing (a sixth of the parse time at 20,000 hosts).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._parse(path, source, cache)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _parse(self, path, source, cache):
         cache_key = self.get_cache_key(path)
         stamp = _stamp(source)
         cached = None
@@ -103,18 +115,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         known_groups = {"dhcp_nodes", "machines"}
         for group in known_groups:
             inventory.add_group(group)
+        # Bound once: every attribute of the inventory goes through Ansible's proxy object.
+        add_host, add_child, set_variable = inventory.add_host, inventory.add_child, inventory.set_variable
         for name, address, group, extra_groups, record in hosts:
             for new_group in {group, *extra_groups} - known_groups:
                 inventory.add_group(new_group)
                 known_groups.add(new_group)
                 # Network groups nest in "machines", so each machine needs one group operation fewer.
                 if new_group == group:
-                    inventory.add_child("machines", new_group)
-            inventory.add_host(name, group=group)
+                    add_child("machines", new_group)
+            add_host(name, group=group)
             for extra_group in extra_groups:
-                inventory.add_child(extra_group, name)
-            inventory.set_variable(name, "ansible_host", address)
-            inventory.set_variable(name, hostvar, record)
+                add_child(extra_group, name)
+            set_variable(name, "ansible_host", address)
+            set_variable(name, hostvar, record)
             if constructed:
                 variables = {"ansible_host": address, hostvar: record, "inventory_hostname": name}
                 self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)

@@ -13,6 +13,11 @@ Where each part of the config comes from (one hop):
   PXE client classes . _client_classes4() / _client_classes6()
   server settings .... _server4() / _server6() from Settings
   boot URLs .......... http_url(), ipxe_script_url()
+  hosts-db mode ...... _use_hosts_database(), _hosts_database() (Settings.hosts_backend)
+
+Two modes, same SoT: "json" puts the reservations inline in each subnet; "postgresql" leaves
+them out and points Kea at a shared PostgreSQL host database ("hosts-databases") that
+plugins/module_utils/kea_hostsdb.py fills from the very reservations the json mode renders.
 
 Targets Kea 2.2 (Debian 12) and stays valid for later releases.
 """
@@ -23,7 +28,7 @@ import functools
 import gc
 import hashlib
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 try:
     from netaddr import IPAddress, IPNetwork, IPRange
@@ -49,6 +54,12 @@ ARCH_UEFI_HTTP_X64 = 0x0010
 # Kea stores subnet ids as uint32, the PostgreSQL host database as a signed INT: ids used by
 # the hosts-db mode must fit 1..2^31-1.
 SUBNET_ID_MAX = 0x7FFFFFFF
+
+HOSTS_BACKENDS = ("json", "postgresql")
+# Kea's on-fail choices for a lost host database. stop-retry-exit (Kea's default, ours too):
+# stop answering, retry, then exit - a node without its reservations must not hand out pool
+# addresses to machines that have reservations; the anycast health check withdraws it.
+HOSTS_DB_ON_FAIL = ("stop-retry-exit", "serve-retry-exit", "serve-retry-continue")
 
 
 class KeaRenderError(ValueError):
@@ -90,6 +101,20 @@ class Settings:
     http_boot_file: str = "snponly.efi"
     ipxe_entry_script: str = "ipxe/boot.ipxe"
     server_duid: str | None = None
+    # Where reservations live: "json" (inline, applied with config-set) or "postgresql" (a shared
+    # host database Kea reads per request; synced by the kea_hosts module, no reload).
+    hosts_backend: str = "json"
+    hosts_db_name: str = "kea"
+    # A directory is a Unix socket (libpq); anything else a host name or address for TCP.
+    hosts_db_host: str = "/run/postgresql"
+    hosts_db_port: int = 5432
+    hosts_db_user: str = "kea"
+    hosts_db_password: str | None = field(default=None, repr=False)
+    hosts_db_connect_timeout: int = 5
+    hosts_db_on_fail: str = "stop-retry-exit"
+    # Ride out a short outage (a primary failover) without serving, then exit: 10 x 1 s.
+    hosts_db_max_reconnect_tries: int = 10
+    hosts_db_reconnect_wait_time: int = 1000
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> "Settings":
@@ -123,6 +148,12 @@ class Settings:
             values[key] = value
         if values.get("dhcp_socket_type", "udp") not in ("udp", "raw"):
             problems.append("settings.dhcp_socket_type: must be udp or raw, got %r" % values["dhcp_socket_type"])
+        if values.get("hosts_backend", "json") not in HOSTS_BACKENDS:
+            problems.append("settings.hosts_backend: must be one of %s, got %r"
+                            % (", ".join(HOSTS_BACKENDS), values["hosts_backend"]))
+        if values.get("hosts_db_on_fail", "stop-retry-exit") not in HOSTS_DB_ON_FAIL:
+            problems.append("settings.hosts_db_on_fail: must be one of %s, got %r"
+                            % (", ".join(HOSTS_DB_ON_FAIL), values["hosts_db_on_fail"]))
         if values.get("server_duid") is not None:
             try:
                 kea_server_id(values["server_duid"])
@@ -235,6 +266,8 @@ def render_dhcp4(sot, settings: Settings | None = None) -> dict:
     config = _server4(sot.fabric, settings)
     _set_classes(config, _client_classes4(sot.fabric, settings))
     config["subnet4"] = sorted(subnets, key=lambda subnet: subnet["id"])
+    if settings.hosts_backend == "postgresql":
+        _use_hosts_database(config, "subnet4", settings)
     return {"Dhcp4": config}
 
 
@@ -248,6 +281,8 @@ def render_dhcp6(sot, settings: Settings | None = None) -> dict:
     config = _server6(sot, settings)
     _set_classes(config, _client_classes6(sot.fabric, settings))
     config["subnet6"] = sorted(subnets, key=lambda subnet: subnet["id"])
+    if settings.hosts_backend == "postgresql":
+        _use_hosts_database(config, "subnet6", settings)
     return {"Dhcp6": config}
 
 
@@ -496,3 +531,42 @@ def _server6(sot, settings) -> dict:
         "mac-sources": ["client-link-addr-option", "duid", "ipv6-link-local"],
     })
     return config
+
+
+# --------------------------------------------------------------------------
+# hosts-db mode
+# --------------------------------------------------------------------------
+
+def _use_hosts_database(config, subnet_key, settings):
+    """Turn a json-mode config into the hosts-db one: same subnets (same stable ids, which the
+    database rows reference), no inline reservations, Kea reading the shared host database."""
+    for subnet in config[subnet_key]:
+        del subnet["reservations"]
+        # Reservations now change without a new config: Kea may skip the "is this pool address
+        # reserved for someone else" lookup only where no pool exists to collide with.
+        subnet["reservations-out-of-pool"] = not subnet["pools"]
+    if subnet_key == "subnet6":
+        # A DUID reservation may arrive in the database at any time: match on both identifiers.
+        config["host-reservation-identifiers"] = ["duid", "hw-address"]
+    # The list form is what config-get returns, so a running config compares equal.
+    config["hosts-databases"] = [_hosts_database(settings)]
+
+
+def _hosts_database(settings) -> dict:
+    database = {
+        "type": "postgresql",
+        "name": settings.hosts_db_name,
+        "host": settings.hosts_db_host,
+        "user": settings.hosts_db_user,
+        # Kea's nodes only read: with readonly Kea needs nothing but SELECT on the host tables.
+        "readonly": True,
+        "connect-timeout": settings.hosts_db_connect_timeout,
+        "on-fail": settings.hosts_db_on_fail,
+        "max-reconnect-tries": settings.hosts_db_max_reconnect_tries,
+        "reconnect-wait-time": settings.hosts_db_reconnect_wait_time,
+    }
+    if not settings.hosts_db_host.startswith("/"):
+        database["port"] = settings.hosts_db_port
+    if settings.hosts_db_password:
+        database["password"] = settings.hosts_db_password
+    return database

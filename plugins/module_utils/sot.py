@@ -440,7 +440,7 @@ class _Span(namedtuple("_Span", "first last prefixlen cidr gateway")):
 
     @classmethod
     def of(cls, prefix, subnet):
-        return None if prefix is None else cls(prefix.first, prefix.last, prefix.prefixlen, str(prefix.cidr),
+        return None if prefix is None else cls(prefix.first, prefix.last, prefix.prefixlen, subnet.prefix,
                                                subnet.gateway)
 
 

@@ -64,8 +64,18 @@ options:
         lfc_interval, valid_lifetime, renew_timer, rebind_timer, preferred_lifetime, multi_threading,
         thread_pool_size, packet_queue_size, log_output, log_severity, boot_file_bios, boot_file_uefi,
         http_boot_file, ipxe_entry_script, server_duid). Used with O(sot).
+      - The hosts-db mode - C(hosts_backend=postgresql) with C(hosts_db_name), C(hosts_db_host) (a directory for a
+        Unix socket), C(hosts_db_port), C(hosts_db_user), C(hosts_db_connect_timeout), C(hosts_db_on_fail),
+        C(hosts_db_max_reconnect_tries), C(hosts_db_reconnect_wait_time) - renders the same subnets without
+        inline reservations and with C(hosts-databases); M(netboot.fleet.kea_hosts) fills the database.
     type: dict
     default: {}
+  hosts_db_password:
+    description:
+      - Password of the host database user (C(hosts_db_user) in O(settings)) when O(settings) selects the
+        hosts-db mode (C(hosts_backend=postgresql)). Kept out of O(settings) so that it is never logged.
+      - Kea reads it from its configuration file, which the module writes with the existing file's owner and mode.
+    type: str
   config:
     description:
       - An already rendered configuration, a map with the single key C(Dhcp4) or C(Dhcp6), to apply instead of rendering O(sot).
@@ -250,6 +260,7 @@ def main():
             sot=dict(type="path"),
             settings=dict(type="dict", default={}),
             config=dict(type="dict"),
+            hosts_db_password=dict(type="str", no_log=True),
             src=dict(type="path"),
             test=dict(type="bool", default=True),
             persist=dict(type="str", default="auto", choices=["auto", "config-write", "file", "none"]),

@@ -67,8 +67,8 @@ def mutated_machine(rng, base, index):
     """A copy of base with a fresh valid identity, then one to three fields set to listed values or removed."""
     machine = copy.deepcopy(base)
     machine.update(name="x%d" % index, mac="52:54:00:01:%02x:%02x" % divmod(index, 256),
-                   ipv4="198.51.100.%d" % (20 + index % 40), bmc={"address": "2001:db8:b::%x" % (index + 16),
-                                                                    "protocol": "ipmi"})
+                   ipv4="198.51.100.%d" % (20 + index % 40),
+                   bmc={"address": "2001:db8:b::%x" % (index + 16), "protocol": "ipmi"})
     for fieldname in rng.sample(sorted(FIELD_VALUES), rng.randint(1, 3)):
         value = rng.choice(FIELD_VALUES[fieldname] + ["<remove>"])
         if value == "<remove>":

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: netboot.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""bringup_report: build the bring-up report on the controller and write it as JSON and HTML."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timezone
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netboot.fleet.plugins.module_utils import bringup_report, sot
+
+
+def _write(path, text):
+    """Atomically: a reader (or a browser reloading) never sees half a report."""
+    handle, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".bringup-")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def _link(target, link):
+    """Point `link` at `target` (a name in the same directory), replacing it atomically."""
+    temp = os.path.join(os.path.dirname(link), ".%s.new" % os.path.basename(link))
+    if os.path.lexists(temp):
+        os.unlink(temp)
+    os.symlink(target, temp)
+    os.replace(temp, link)
+
+
+class ActionModule(ActionBase):
+    _requires_connection = False
+    TRANSFERS_FILES = False
+
+    _ARGS = dict(
+        sot=dict(type="path", required=True),
+        machines=dict(type="list", elements="str", required=True),
+        run=dict(type="dict", required=True),
+        power=dict(type="dict", default={}),
+        observations=dict(type="list", elements="dict", default=[]),
+        nodes=dict(type="dict", default={}),
+        wait=dict(type="dict", default={}),
+        dest=dict(type="path", default="/var/tmp/netboot-fleet/reports"),
+        latest=dict(type="bool", default=True),
+        summary_limit=dict(type="int", default=40),
+        html_limit=dict(type="int", default=2000),
+    )
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec=self._ARGS)
+        try:
+            fleet = sot.load(args["sot"])
+        except sot.SotError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        wanted = set(args["machines"])
+        records = [machine.as_dict() for machine in fleet.machines if machine.name in wanted]
+        unknown = sorted(wanted - {record["name"] for record in records})
+        if unknown:
+            raise AnsibleActionFail("machines not in the source of truth %s: %s" % (args["sot"], ", ".join(unknown)))
+        run = dict(args["run"])
+        report = bringup_report.build(records, run, power=args["power"], observations=args["observations"],
+                                      nodes=args["nodes"], wait=args["wait"])
+        started = run.get("started") or datetime.now(timezone.utc).timestamp()
+        stem = "bringup-%s%s" % (datetime.fromtimestamp(float(started), timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+                                 "-check" if report["run"]["check_mode"] else "")
+        dest = args["dest"]
+        paths = {"json": os.path.join(dest, stem + ".json"), "html": os.path.join(dest, stem + ".html")}
+        try:
+            os.makedirs(dest, exist_ok=True)
+            _write(paths["json"], bringup_report.to_json(report))
+            _write(paths["html"], bringup_report.to_html(report, limit=args["html_limit"]))
+            # A check run's report does not replace the last real one as "latest".
+            if args["latest"] and not report["run"]["check_mode"]:
+                for kind, path in paths.items():
+                    _link(os.path.basename(path), os.path.join(dest, "latest.%s" % kind))
+        except OSError as exc:
+            raise AnsibleActionFail("cannot write the bring-up report to %s: %s" % (dest, exc)) from None
+        result.update(
+            changed=True, json=paths["json"], html=paths["html"], summary=report["summary"],
+            failed_machines=[row["name"] for row in report["machines"] if row["status"] == "failed"],
+            lines=bringup_report.summary_lines(report, paths["html"], limit=args["summary_limit"]))
+        return result

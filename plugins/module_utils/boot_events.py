@@ -1,0 +1,226 @@
+# -*- coding: utf-8 -*-
+# Copyright: netboot.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What machines did on a DHCP/PXE node since a point in time: boot events from its logs.
+
+Pure: log lines and lease-file texts in, events out; no file or process access (the
+boot_events module reads the files). Every event is a plain dict:
+
+  {"time": <epoch seconds>, "kind": <KIND>, "key": <what it belongs to>,
+   "client": <client address or None>, "detail": <file/path/lease address>, "status": <int or None>}
+
+  kind    key                      from
+  lease4  MAC (lower-case colon)   Kea memfile lease4 CSV (time = expire - valid_lifetime)
+  lease6  DUID (lower-case colon)  Kea memfile lease6 CSV; "mac" holds the lease's hwaddr if any
+  loader  client address           TFTP RRQ (in.tftpd syslog) or HTTP GET of a boot loader file
+  entry   client address           HTTP GET ipxe/boot.ipxe (the shared iPXE entry script)
+  script  MAC                      HTTP GET ipxe/<mac>.ipxe (the machine's own iPXE script)
+  answer  machine name             HTTP GET installer/<name>/<file> (installer answer files)
+
+Only the first event of each (kind, key, success) since `since` is kept: polls stay small at
+100,000 machines, and a machine that first got a 404 and later its script shows both.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from datetime import datetime, timezone
+from urllib.parse import unquote, urlsplit
+
+KINDS = ("lease4", "lease6", "loader", "entry", "script", "answer")
+# Boot loaders the DHCP answers name (pxe_server role, kea.py): TFTP root and HTTP root.
+LOADER_FILES = ("undionly.kpxe", "snponly.efi", "ipxe.efi", "pxelinux.0", "lpxelinux.0", "grubx64.efi")
+
+_MONTHS = {name: index for index, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+
+# nginx "combined" (Debian's default access_log format):
+#   198.51.100.10 - - [26/Nov/2026:15:00:00 +0000] "GET /ipxe/52:54:00:12:00:01.ipxe HTTP/1.1" 200 312 "-" "iPXE/1.21.1"
+_COMBINED_RE = re.compile(
+    r'^(?P<client>\S+) \S+ \S+ \[(?P<day>\d{2})/(?P<mon>\w{3})/(?P<year>\d{4}):(?P<hms>\d{2}:\d{2}:\d{2}) '
+    r'(?P<tz>[+-]\d{4})\] "(?P<request>[^"]*)" (?P<status>\d{3}) ')
+# The pxe_server role's netboot_fleet format: millisecond times ($msec) first.
+#   1795705293.317 198.51.100.10 "GET /ipxe/52:54:00:12:00:01.ipxe HTTP/1.1" 200 312 "iPXE/1.21.1"
+_MSEC_RE = re.compile(r'^(?P<msec>\d+\.\d+) (?P<client>\S+) "(?P<request>[^"]*)" (?P<status>\d{3}) ')
+NGINX_LOG_FORMAT = '$msec $remote_addr "$request" $status $body_bytes_sent "$http_user_agent"'
+
+_SCRIPT_RE = re.compile(r"(?:^|/)ipxe/([0-9a-f]{2}(?::[0-9a-f]{2}){5})\.ipxe$")
+_ENTRY_RE = re.compile(r"(?:^|/)ipxe/boot\.ipxe$")
+_ANSWER_RE = re.compile(r"(?:^|/)installer/([^/]+)/[^/]+$")
+
+# in.tftpd (tftpd-hpa, with --verbose): "RRQ from 198.51.100.10 filename undionly.kpxe"
+_RRQ_RE = re.compile(r"RRQ from (?P<client>\S+) filename (?P<file>\S+)")
+# Syslog file lines: RFC 3339 (rsyslog's default file format) or the classic BSD form.
+_SYSLOG_ISO_RE = re.compile(r"^(?P<stamp>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})) \S+ (?P<rest>.*)$")
+_SYSLOG_BSD_RE = re.compile(r"^(?P<mon>\w{3}) +(?P<day>\d{1,2}) (?P<hms>\d{2}:\d{2}:\d{2}) \S+ (?P<rest>.*)$")
+
+
+# --------------------------------------------------------------------------
+# Line parsers: one line in, (time, ...) or None for lines that are not ours
+# --------------------------------------------------------------------------
+
+def parse_nginx_line(line):
+    """(time, client, path, status) of one access-log line in either format; None if unparsable.
+
+    path is the URL path without the query, percent-decoded, without the leading slash.
+    """
+    match = _MSEC_RE.match(line)
+    if match:
+        stamp = float(match.group("msec"))
+    else:
+        match = _COMBINED_RE.match(line)
+        if not match or match.group("mon") not in _MONTHS:
+            return None
+        hour, minute, second = (int(part) for part in match.group("hms").split(":"))
+        tz = match.group("tz")
+        offset = (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60) * (-1 if tz[0] == "-" else 1)
+        stamp = datetime(int(match.group("year")), _MONTHS[match.group("mon")], int(match.group("day")),
+                         hour, minute, second, tzinfo=timezone.utc).timestamp() - offset
+    parts = match.group("request").split(" ")
+    if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
+        return None
+    path = parts[1]
+    if "?" in path or "%" in path or "://" in path:  # the common plain path skips the URL parser
+        path = unquote(urlsplit(path).path)
+    return stamp, _client(match.group("client")), path.lstrip("/"), int(match.group("status"))
+
+
+def parse_syslog_line(line, year):
+    """(time, message) of a syslog file line; BSD lines carry no year or zone: `year`, local time."""
+    match = _SYSLOG_ISO_RE.match(line)
+    if match:
+        stamp = match.group("stamp").replace("Z", "+00:00")
+        return datetime.fromisoformat(stamp).timestamp(), _message(match.group("rest"))
+    match = _SYSLOG_BSD_RE.match(line)
+    if match and match.group("mon") in _MONTHS:
+        hour, minute, second = (int(part) for part in match.group("hms").split(":"))
+        stamp = datetime(year, _MONTHS[match.group("mon")], int(match.group("day")), hour, minute, second).timestamp()
+        return stamp, _message(match.group("rest"))
+    return None
+
+
+def parse_journal_line(line):
+    """(time, message) of one `journalctl -o json` line; None for entries without a text message."""
+    try:
+        entry = json.loads(line)
+        message = entry["MESSAGE"]
+        stamp = int(entry["__REALTIME_TIMESTAMP"]) / 1e6
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(message, str):  # journald stores non-UTF-8 messages as byte lists
+        return None
+    return stamp, message
+
+
+def _message(rest):
+    """The message of 'in.tftpd[123]: RRQ ...' (the program tag stripped)."""
+    tag, sep, message = rest.partition(": ")
+    return message if sep and " " not in tag else rest
+
+
+def _client(address):
+    """Client address as the lease file spells it: IPv4-mapped IPv6 (tftpd on a v6 socket) as IPv4."""
+    address = address.lower()
+    return address[7:] if address.startswith("::ffff:") and "." in address else address
+
+
+# --------------------------------------------------------------------------
+# Events
+# --------------------------------------------------------------------------
+
+def _event(stamp, kind, key, client=None, detail="", status=None):
+    return {"time": round(stamp, 3), "kind": kind, "key": key, "client": client, "detail": detail, "status": status}
+
+
+def http_events(lines, since):
+    """Events of nginx access-log lines at or after `since`."""
+    events = []
+    for line in lines:
+        parsed = parse_nginx_line(line)
+        if parsed is None or parsed[0] < since:
+            continue
+        stamp, client, path, status = parsed
+        if path.endswith(".ipxe"):
+            match = _SCRIPT_RE.search(path)
+            if match:
+                events.append(_event(stamp, "script", match.group(1), client, path, status))
+            elif _ENTRY_RE.search(path):
+                events.append(_event(stamp, "entry", client, client, path, status))
+        elif "installer/" in path:
+            match = _ANSWER_RE.search(path)
+            if match:
+                events.append(_event(stamp, "answer", match.group(1), client, path, status))
+        elif path.rpartition("/")[2] in LOADER_FILES:
+            events.append(_event(stamp, "loader", client, client, path, status))
+    return events
+
+
+def tftp_events(messages, since):
+    """Events of (time, message) syslog/journal records of in.tftpd at or after `since`."""
+    events = []
+    for stamp, message in messages:
+        if stamp < since:
+            continue
+        match = _RRQ_RE.search(message)
+        if not match:
+            continue
+        filename = match.group("file").lstrip("/")
+        if filename.rpartition("/")[2] in LOADER_FILES:
+            client = _client(match.group("client"))
+            events.append(_event(stamp, "loader", client, client, filename))
+    return events
+
+
+def lease_events(text, family, since):
+    """Events of a Kea memfile lease CSV (lease4 or lease6, any Kea 2.x column set) at or after `since`.
+
+    The header row names the columns; a lease's time is its client-last-transaction time,
+    expire - valid_lifetime. Declined and expired-reclaimed rows (state != 0) are skipped.
+    """
+    rows = csv.reader(text.splitlines())
+    header = next(rows, None)
+    if not header or "address" not in header:
+        return []
+    column = {name: index for index, name in enumerate(header)}
+    identity = "hwaddr" if family == 4 else "duid"
+    since = math.floor(since)  # lease times are whole seconds
+    events = []
+    for row in rows:
+        if len(row) < len(header) - 1:  # a line cut by a concurrent append: the next poll reads it whole
+            continue
+        try:
+            stamp = int(row[column["expire"]]) - int(row[column["valid_lifetime"]])
+            state = int(row[column["state"]]) if "state" in column and row[column["state"]] else 0
+        except (ValueError, IndexError, KeyError):
+            continue
+        key = row[column[identity]].lower()
+        if stamp < since or state != 0 or not key:
+            continue
+        event = _event(stamp, "lease%d" % family, key, row[column["address"]].lower(), row[column["address"]].lower())
+        if family == 6:
+            event["mac"] = row[column["hwaddr"]].lower() if "hwaddr" in column and len(row) > column["hwaddr"] else ""
+        events.append(event)
+    return events
+
+
+def first_events(events):
+    """The earliest event of each (kind, key, success), sorted by time, kind and key."""
+    first = {}
+    for event in events:
+        slot = (event["kind"], event["key"], succeeded(event))
+        if slot not in first or event["time"] < first[slot]["time"]:
+            first[slot] = event
+    return sorted(first.values(), key=lambda event: (event["time"], event["kind"], event["key"], str(event["status"])))
+
+
+def succeeded(event):
+    """A lease or TFTP request (no status) counts; an HTTP request only with a 2xx/3xx answer."""
+    return event["status"] is None or 200 <= event["status"] < 400
+
+
+def scripts_fetched(events):
+    """MACs whose own iPXE script was served (HTTP 2xx/3xx), sorted."""
+    return sorted({event["key"] for event in events if event["kind"] == "script" and succeeded(event)})

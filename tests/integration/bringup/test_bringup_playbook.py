@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+"""playbooks/bringup.yml against the bring-up lab: real BMCs, Kea, nginx and tftpd; machines that
+boot only when their BMC was told to boot them from the network; a report built from what the
+servers logged. The tests run in order on one lab (module fixture)."""
+
+import os
+
+import pytest
+
+import bringup_lab
+
+STAGES = "validate,power,wait"
+
+
+def text(done):
+    """The run's output with the callback's line wrapping undone."""
+    return " ".join(done.stdout.split())
+
+
+def rows(report):
+    return {row["name"]: row for row in report["machines"]}
+
+
+def test_check_mode_changes_nothing_and_reports_the_plan(lab):
+    done = lab.playbook("--tags", STAGES, "--check")
+    # A BMC that does not answer is a finding in check mode too.
+    assert done.returncode == 2, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "1 of 4 machines failed (m-deadbmc)" in text(done)
+    for name in lab.sims:
+        assert lab.power_calls(name) == [], name                 # neither boot device nor power sent
+    assert lab.read("machines.log") == ""                         # so nothing booted
+    assert lab.read("kea", "kea-leases4.csv").count("\n") <= 1   # header only
+    names = lab.reports()
+    assert len(names) == 2 and all(name.endswith(("-check.json", "-check.html")) for name in names), names
+    assert "latest.json" not in names                             # a check does not replace the last real report
+    report = lab.report([name for name in names if name.endswith(".json")][0])
+    assert report["run"]["check_mode"] is True and report["run"]["wait"]["ran"] is False
+    machines = rows(report)
+    assert machines["m-bios"]["status"] == "planned"
+    assert machines["m-bios"]["reason"] == "would set the next boot to network and send power 'on' (now off)"
+    assert machines["m-deadbmc"]["status"] == "failed" and machines["m-deadbmc"]["stage"] == "boot_device"
+    assert "bring-up (CHECK MODE, nothing changed): 4 machines" in text(done)
+
+
+def test_bringup_observes_each_machine_fetch_its_own_script(lab):
+    done = lab.playbook("--tags", STAGES)
+    # Two machines fail (a BMC that does not answer, a missing script): the run fails, after the report.
+    assert done.returncode == 2, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "2 of 4 machines failed (m-deadbmc, m-noscript)" in text(done)
+    report = lab.report("latest.json")
+    assert os.path.islink(lab.path("reports", "latest.html"))
+    assert report["run"]["stages"] == ["validate", "boot_device", "power", "wait"]
+    machines = rows(report)
+    assert [row["name"] for row in report["machines"]][:2] == ["m-deadbmc", "m-noscript"]   # failed on top
+
+    for name, loader in (("m-bios", "undionly.kpxe"), ("m-uefi", "snponly.efi")):
+        row = machines[name]
+        assert row["status"] == "ok", row
+        steps = row["steps"]
+        assert steps["power"]["detail"] == "on (was off)"
+        assert steps["lease"]["detail"] == "%s (DHCPv4)" % row["ipv4"] and steps["lease"]["node"] == "dhcp-t1"
+        assert steps["loader"]["detail"] == loader + " over TFTP"
+        assert steps["script"]["detail"] == "ipxe/%s.ipxe" % row["mac"]
+        # In boot order; the lease file has whole seconds, so the lease may read up to 1 s early.
+        assert -1 < steps["lease"]["offset"] <= steps["loader"]["offset"] <= steps["script"]["offset"] < 15
+        assert row["seconds_to_script"] == steps["script"]["offset"]
+        # The evidence is the server's own log line, from the machine's reserved address.
+        assert '%s "GET /ipxe/%s.ipxe HTTP/1.1" 200' % (row["ipv4"], row["mac"]) in lab.read("nginx", "netboot-pxe.log")
+        assert lab.power_calls(name)[:2] == ["set boot pxe", "set power 1"], lab.power_calls(name)
+
+    noscript = machines["m-noscript"]
+    assert (noscript["status"], noscript["stage"]) == ("failed", "wait")
+    assert "got HTTP 404" in noscript["reason"] and "ipxe/52:54:00:bb:00:03.ipxe" in noscript["reason"]
+    assert noscript["steps"]["lease"]["detail"] == "198.51.100.12 (DHCPv4)"
+
+    dead = machines["m-deadbmc"]
+    assert (dead["status"], dead["stage"]) == ("failed", "boot_device") and dead["reason"]
+    assert bringup_lab.PASSWORD not in done.stdout + lab.read("reports", "latest.json") + lab.read("reports", "latest.html")
+
+    html = lab.read("reports", "latest.html")
+    assert html.index("m-deadbmc") < html.index("m-noscript") < html.index("m-bios")
+    assert 'class="dot k-script"' in html
+
+
+def test_limit_to_a_rack(lab):
+    lab.power_off_all()
+    done = lab.playbook("--tags", STAGES, "--limit", "rack_t1")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    report = lab.report("latest.json")
+    assert sorted(rows(report)) == ["m-bios", "m-uefi"]
+    assert report["summary"]["counts"]["ok"] == 2 and report["run"]["limit"] == "rack_t1"
+    assert "bring-up: 2 machines, 2 fetched their iPXE script, 0 failed" in text(done)
+    assert "m-noscript" not in done.stdout.split("PLAY [Report]")[1].split("PLAY RECAP")[0]
+
+
+@pytest.mark.parametrize("tags", ["report"])
+def test_report_alone_lists_the_scope_as_not_started(lab, tags):
+    done = lab.playbook("--tags", tags)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    report = lab.report("latest.json")
+    assert {row["status"] for row in report["machines"]} == {"not_started"}
+    assert report["run"]["stages"] == []
+
+
+def test_a_failed_dhcp_node_is_reported_and_the_machines_go_on(lab):
+    """The deploy stage fails on the node (a role argument the role refuses: nothing is changed on this host)."""
+    lab.power_off_all()
+    done = lab.playbook("--tags", "deploy,power,wait", "--limit", "rack_t1:dhcp_nodes",
+                        extra={"bringup_anycast_bgp": False, "kea_dhcp_families": ["dhcp5"]})
+    assert done.returncode == 2, done.stdout[-4000:] + done.stderr[-2000:]
+    report = lab.report("latest.json")
+    node = report["nodes"][0]
+    assert (node["name"], node["ok"], node["stage"]) == ("dhcp-t1", False, "deploy")
+    assert "dhcp5" in node["reason"] or "kea_dhcp_families" in node["reason"], node["reason"]
+    assert report["run"]["stages"] == ["deploy", "boot_device", "power", "wait"]
+    assert {row["name"]: row["status"] for row in report["machines"]} == {"m-bios": "ok", "m-uefi": "ok"}
+    assert "DHCP nodes failed: dhcp-t1" in text(done)

@@ -1,0 +1,148 @@
+"""plugins/module_utils/bgp.py: golden files and error cases."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.netboot.fleet.plugins.module_utils import bgp, sot
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.path.join(HERE, "golden")
+EMBEDDED = os.path.join(HERE, "..", "..", "..", "inventory", "sot")
+# Set NBF_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change (then review the diff).
+UPDATE = os.environ.get("NBF_UPDATE_GOLDEN") == "1"
+
+
+def _golden(name, text):
+    path = os.path.join(GOLDEN, name)
+    if UPDATE:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    with open(path, encoding="utf-8") as handle:
+        assert text == handle.read(), "rendering differs from %s" % path
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    return sot.load(EMBEDDED)
+
+
+@pytest.fixture(scope="module")
+def dual_stack(tmp_path_factory):
+    import fabric  # the integration fabric's SoT: v4 and v6 sessions, reservations with DUIDs
+    return sot.load(fabric.write_sot(str(tmp_path_factory.mktemp("sot"))))
+
+
+def test_bird_golden_embedded(embedded):
+    _golden("bird-dhcp-a1.conf", bgp.render_bird(embedded, "dhcp-a1"))
+
+
+def test_bird_golden_dual_stack_with_settings(dual_stack):
+    settings = bgp.Settings.from_dict({"anycast_device": "ifb0", "bfd": False, "hold_time": 30, "keepalive_time": 10,
+                                       "bird_log": "/var/log/bird.log"})
+    _golden("bird-n1-nobfd.conf", bgp.render_bird(dual_stack, "n1", settings))
+
+
+def test_healthcheck_golden(embedded, dual_stack):
+    _golden("healthcheck-dhcp-a1.json", json.dumps(bgp.render_healthcheck(embedded, "dhcp-a1"), indent=1, sort_keys=True) + "\n")
+    _golden("healthcheck-n2.json", json.dumps(bgp.render_healthcheck(dual_stack, "n2"), indent=1, sort_keys=True) + "\n")
+
+
+def test_render_is_deterministic(embedded):
+    assert bgp.render_bird(embedded, "dhcp-a2") == bgp.render_bird(embedded, "dhcp-a2")
+
+
+def test_exports_only_the_anycast_prefixes_and_only_when_announced(dual_stack):
+    text = bgp.render_bird(dual_stack, "n1")
+    assert text.count("import none;") == 2
+    assert "if NETBOOT_ANYCAST_ANNOUNCE && net ~ [ 203.0.113.53/32 ] then accept; reject;" in text
+    assert "if NETBOOT_ANYCAST_ANNOUNCE && net ~ [ 2001:db8:53::53/128 ] then accept; reject;" in text
+    assert text.count("bfd on;") == 2 and "error wait time 1, 10;" in text
+
+
+def test_kea_interfaces(embedded):
+    assert bgp.kea_interfaces(embedded) == {"interfaces4": ["*", "lo"],
+                                            "interfaces6": ["*", "lo/::1", "anycast0/2001:db8:53::53"]}
+
+
+def test_probe_asks_a_pool_else_a_reservation(embedded):
+    checks = {check["kind"]: check for check in bgp.render_healthcheck(embedded, "dhcp-a1")["checks"]}
+    assert checks["dhcp4"]["select_address"] == "198.51.100.1" and "expect" not in checks["dhcp4"]
+    # rack12 has no IPv6 pool, rack13 has one: the probe asks rack13's relay address.
+    assert checks["dhcp6"]["link_address"] == "2001:db8:13::1"
+    without_pools = sot.Sot(fabric=embedded.fabric, dhcp_nodes=embedded.dhcp_nodes,
+                            networks=tuple(_no_pool(network) for network in embedded.networks),
+                            profiles=embedded.profiles, machines=embedded.machines)
+    checks = {check["kind"]: check for check in bgp.render_healthcheck(without_pools, "dhcp-a1")["checks"]}
+    assert checks["dhcp4"]["mac"] == "52:54:00:12:00:01" and checks["dhcp4"]["expect"] == "198.51.100.10"
+    assert checks["dhcp6"]["expect"] == "2001:db8:12::10"
+
+
+def _no_pool(network):
+    import dataclasses
+    return dataclasses.replace(
+        network, ipv4=dataclasses.replace(network.ipv4, pool=None) if network.ipv4 else None,
+        ipv6=dataclasses.replace(network.ipv6, pool=None) if network.ipv6 else None)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"colour": 1}, "settings.colour: unknown setting"),
+    ({"hold_time": "9"}, "settings.hold_time: invalid value"),
+    ({"bfd": 1}, "settings.bfd: invalid value"),
+    ({"keepalive_time": 5}, "at most a third of hold_time"),
+    ({"anycast_device": "a very long device name"}, "is not an interface name"),
+    ({"error_wait_min": 20}, "is above error_wait_max"),
+    ({"families": ["dhcp5"]}, "settings.families: invalid value"),
+    ({"check_timeout": 1.0}, "should stay below two check intervals"),
+    ({"bird_socket": 'x"y'}, "settings.bird_socket: invalid value"),
+])
+def test_bad_settings(raw, message):
+    with pytest.raises(bgp.BgpRenderError) as caught:
+        bgp.Settings.from_dict(raw)
+    assert message in str(caught.value)
+
+
+def test_unknown_node(embedded):
+    with pytest.raises(bgp.BgpRenderError, match=r"no node named 'dhcp-zz' \(known: dhcp-a1, dhcp-a2\)"):
+        bgp.render_bird(embedded, "dhcp-zz")
+
+
+def test_ipv6_peer_needs_address6_and_anycast(embedded):
+    import dataclasses
+    node = embedded.dhcp_nodes[0]
+    odd = dataclasses.replace(node, peers=node.peers + (sot.Peer("2001:db8:ff::1", 65000, "tor1"),))
+    fleet = dataclasses.replace(embedded, dhcp_nodes=(odd,), fabric=dataclasses.replace(embedded.fabric, anycast_ipv6=None))
+    with pytest.raises(bgp.BgpRenderError) as caught:
+        bgp.render_bird(fleet, "dhcp-a1")
+    problems = "\n".join(caught.value.problems)
+    assert "dhcp_nodes dhcp-a1.address6: required for the IPv6 peer 2001:db8:ff::1" in problems
+    assert "peers[1].address: 2001:db8:ff::1 is an IPv6 peer but fabric.anycast.ipv6 is not set" in problems
+
+
+def test_node_without_peers_and_duplicate_session_names(embedded):
+    import dataclasses
+    node = embedded.dhcp_nodes[0]
+    lonely = dataclasses.replace(node, peers=())
+    twins = dataclasses.replace(node, peers=(sot.Peer("192.0.2.0", 65000, "tor"), sot.Peer("192.0.2.4", 65001, "tor")))
+    with pytest.raises(bgp.BgpRenderError, match="no BGP peer"):
+        bgp.render_bird(dataclasses.replace(embedded, dhcp_nodes=(lonely,)), "dhcp-a1")
+    with pytest.raises(bgp.BgpRenderError, match="share the session name tor_v4"):
+        bgp.render_bird(dataclasses.replace(embedded, dhcp_nodes=(twins,)), "dhcp-a1")
+
+
+def test_session_names():
+    assert bgp.session_name(sot.Peer("192.0.2.0", 65000, "tor-1.r12")) == "tor_1_r12_v4"
+    assert bgp.session_name(sot.Peer("2001:db8::1", 65000, None)) == "peer_2001_db8__1_v6"
+    assert bgp.session_name(sot.Peer("192.0.2.0", 65000, "1tor")) == "peer_1tor_v4"
+
+
+def test_render_node_cli(tmp_path, capsys):
+    assert bgp.main([EMBEDDED, "dhcp-a2", json.dumps({"anycast_device": "ifb7"})]) == 0
+    rendered = json.loads(capsys.readouterr().out)
+    assert 'via "ifb7"' in rendered["bird"] and rendered["healthcheck"]["node"] == "dhcp-a2"
+    assert rendered["anycast"] == {"ipv4": "203.0.113.53", "ipv6": "2001:db8:53::53"}
+    assert bgp.main([EMBEDDED, "nope"]) == 1
+    assert "no node named 'nope'" in capsys.readouterr().err
