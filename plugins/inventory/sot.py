@@ -57,13 +57,13 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/netboot-fleet
 """
 
-import gc
 import os
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model
+from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -78,15 +78,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         source = os.path.join(os.path.dirname(os.path.abspath(path)), self.get_option("source"))
         source = os.path.normpath(source)
 
-        # Adding 100,000 hosts makes millions of objects that all stay alive: the cyclic garbage collector
-        # would walk the growing heap again and again for nothing (a sixth of the parse time at 20,000 hosts).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        # The hosts added stay alive and in no cycle: a sixth of the parse time at 20,000 hosts was the
+        # cyclic collector walking them (see cyclic_gc_paused).
+        with cyclic_gc_paused():
             self._parse(path, source, cache)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _parse(self, path, source, cache):
         cache_key = self.get_cache_key(path)

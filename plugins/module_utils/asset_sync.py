@@ -26,12 +26,13 @@ manifest only makes the run slower (every unit is rendered and compared).
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import re
 import shutil
 import stat
+
+from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
 MANIFEST_FORMAT = 2
 TEMP_MARK = ".nbf-tmp"
@@ -344,15 +345,12 @@ def sync(roots: dict, owned, units, state_file=None, check_mode=False, workers=1
     # Files and directories get exactly mode/0755 (TFTP and HTTP servers read them as other users)
     # without a chmod per file: umask 0 while syncing.
     umask = os.umask(0)
-    # The manifest and the units are a few million objects, none in a reference cycle: without this the
-    # cyclic garbage collector walks them again and again (an eighth of a no-change run at 20,000 machines).
-    collecting = gc.isenabled()
-    gc.disable()
+    # The manifest and the units are a few million objects in no cycle (see cyclic_gc_paused): an
+    # eighth of a no-change run at 20,000 machines.
     try:
-        return _sync(Tree(roots, owned, mode=mode), units, state_file, check_mode, workers, limit, inputs)
+        with cyclic_gc_paused():
+            return _sync(Tree(roots, owned, mode=mode), units, state_file, check_mode, workers, limit, inputs)
     finally:
-        if collecting:
-            gc.enable()
         os.umask(umask)
 
 

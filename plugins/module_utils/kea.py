@@ -24,11 +24,11 @@ Targets Kea 2.2 (Debian 12) and stays valid for later releases.
 
 from __future__ import annotations
 
-import functools
-import gc
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
+
+from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
 try:
     from netaddr import IPAddress, IPNetwork, IPRange
@@ -241,22 +241,7 @@ def render(sot, family: str, settings: Settings | None = None) -> dict:
     raise ValueError("family must be one of %s, got %r" % (", ".join(FAMILIES), family))
 
 
-def _without_gc_pauses(render_function):
-    """Pause the cyclic garbage collector while rendering: 100k freshly built (acyclic) dicts
-    on top of a 100k-record SoT trigger repeated full collections that double the render time."""
-    @functools.wraps(render_function)
-    def wrapper(*args, **kwargs):
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return render_function(*args, **kwargs)
-        finally:
-            if was_enabled:
-                gc.enable()
-    return wrapper
-
-
-@_without_gc_pauses
+@cyclic_gc_paused()
 def render_dhcp4(sot, settings: Settings | None = None) -> dict:
     settings = settings or Settings()
     networks = [network for network in sot.networks if network.ipv4 is not None]
@@ -271,7 +256,7 @@ def render_dhcp4(sot, settings: Settings | None = None) -> dict:
     return {"Dhcp4": config}
 
 
-@_without_gc_pauses
+@cyclic_gc_paused()
 def render_dhcp6(sot, settings: Settings | None = None) -> dict:
     settings = settings or Settings()
     networks = [network for network in sot.networks if network.ipv6 is not None]
@@ -286,7 +271,7 @@ def render_dhcp6(sot, settings: Settings | None = None) -> dict:
     return {"Dhcp6": config}
 
 
-@_without_gc_pauses
+@cyclic_gc_paused()
 def dumps(config: dict, pretty: bool = False) -> str:
     """The canonical text of a rendered config: keys sorted; compact unless pretty."""
     if pretty:
@@ -498,11 +483,16 @@ def _common(settings, daemon, control_socket, lease_file) -> dict:
     return config
 
 
+# Kea opens a socket per address once at start: an address still tentative then (IPv6 DAD on a
+# node's uplink right after boot) would stay without a socket and every relayed answer would fail.
+_SOCKET_RETRIES = {"service-sockets-max-retries": 60, "service-sockets-retry-wait-time": 1000}
+
+
 def _server4(fabric, settings) -> dict:
     config = _common(settings, "kea-dhcp4", settings.control_socket4, settings.lease_file4)
     config.update({
-        "interfaces-config": {"interfaces": sorted(settings.interfaces4),
-                              "dhcp-socket-type": settings.dhcp_socket_type},
+        "interfaces-config": dict(_SOCKET_RETRIES, interfaces=sorted(settings.interfaces4),
+                                  **{"dhcp-socket-type": settings.dhcp_socket_type}),
         "host-reservation-identifiers": ["hw-address"],
         "option-def": [
             {"name": "ipxe-encap-opts", "code": 175, "space": "dhcp4", "type": "empty", "encapsulate": "ipxe"},
@@ -520,7 +510,7 @@ def _server6(sot, settings) -> dict:
     config = _common(settings, "kea-dhcp6", settings.control_socket6, settings.lease_file6)
     uses_duid = any(machine.duid and machine.ipv6 for machine in sot.machines)
     config.update({
-        "interfaces-config": {"interfaces": sorted(settings.interfaces6)},
+        "interfaces-config": dict(_SOCKET_RETRIES, interfaces=sorted(settings.interfaces6)),
         "preferred-lifetime": settings.preferred_lifetime,
         "data-directory": settings.data_directory,
         # One DUID for every node: clients see one DHCPv6 server behind the anycast address.

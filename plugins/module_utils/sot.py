@@ -20,7 +20,6 @@ downstream ever sees an invalid SoT.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import re
@@ -29,6 +28,8 @@ from collections import namedtuple
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
+
+from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
 try:
     import yaml
@@ -950,15 +951,8 @@ class _ParsedNetwork:
 
 def load(path: str) -> Sot:
     """Load and validate the SoT at path (file or directory). Raises SotError listing every problem."""
-    # Parsing and building 100,000 records makes millions of objects, none in a reference cycle: the
-    # cyclic garbage collector would walk them all again and again (a third of the load time) for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_paused():
         return _load(path)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _load(path):
