@@ -94,15 +94,16 @@ class PxeLab:
             os.chmod(os.path.join(self.tftp_root, name), 0o644)
 
     def start_tftpd(self):
-        # The role's /etc/default/tftpd-hpa options: read-only (no --create), --secure (chroot).
+        # The role's /etc/default/tftpd-hpa options: read-only (no --create), --secure (chroot), --verbose.
         options = _role_template("tftpd-hpa.j2", pxe_server_tftp_root=self.tftp_root, pxe_server_tftp_address="")
-        assert 'TFTP_OPTIONS="--secure"' in options
+        assert 'TFTP_OPTIONS="--secure --verbose"' in options
         self._spawn(["in.tftpd", "--foreground", "--listen", "--address", PXE_IPV4 + ":69",
-                     "--user", "tftp", "--secure", self.tftp_root])
+                     "--user", "tftp", "--secure", "--verbose", self.tftp_root])
 
     def start_nginx(self):
         server = _role_template("nginx-netboot-pxe.conf.j2", pxe_server_http_addresses=[PXE_IPV4, PXE_IPV6],
-                                pxe_server_http_port=80, pxe_server_http_root=self.http_root)
+                                pxe_server_http_port=80, pxe_server_http_root=self.http_root,
+                                pxe_server_access_log=os.path.join(self.work, "netboot-pxe.log"))
         temp = os.path.join(self.work, "nginx")
         os.mkdir(temp)
         config = os.path.join(temp, "nginx.conf")
