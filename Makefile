@@ -9,15 +9,23 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # ansible-test needs the collection at a real ansible_collections/<namespace>/<name> path.
 SANITY_ROOT := $(STATE)/sanity/ansible_collections/netboot/fleet
 
-.PHONY: setup bringup test lint sanity unit integration molecule
+.PHONY: setup bringup lab-up lab-down test lint sanity unit integration molecule e2e
+# The embedded lab (lab/netboot_lab.py): rack switch, two DHCP node containers, one VM + BMC per machine.
+LAB_PREFIX ?= nbl
 
 setup:
 	@NETBOOT_FLEET_VENV=$(VENV) NETBOOT_FLEET_STATE=$(STATE) bash scripts/setup.sh
 
-bringup: setup
+bringup: lab-up
 	ansible-playbook -i inventory/ playbooks/bringup.yml
 
-test: setup lint sanity unit integration molecule
+lab-up: setup
+	python lab/netboot_lab.py up --sot inventory/sot --prefix $(LAB_PREFIX)
+
+lab-down:
+	python lab/netboot_lab.py down --prefix $(LAB_PREFIX)
+
+test: setup lint sanity unit integration molecule e2e
 
 lint:
 	ansible-lint --offline --profile production
@@ -31,8 +39,12 @@ sanity:
 unit:
 	python -m pytest -q -n 2 tests/unit
 
+# loadfile: a test module builds its lab (namespaces, BMC ports) once, in one worker.
 integration:
-	python -m pytest -q -n 2 tests/integration
+	python -m pytest -q -n 2 --dist loadfile tests/integration
 
 molecule:
 	bash scripts/molecule.sh
+
+e2e:
+	python -m pytest -q -s tests/e2e

@@ -113,7 +113,8 @@ def test_unknown_node(embedded):
 def test_ipv6_peer_needs_address6_and_anycast(embedded):
     import dataclasses
     node = embedded.dhcp_nodes[0]
-    odd = dataclasses.replace(node, peers=node.peers + (sot.Peer("2001:db8:ff::1", 65000, "tor1"),))
+    ipv4_peers = tuple(peer for peer in node.peers if ":" not in peer.address)
+    odd = dataclasses.replace(node, address6=None, peers=ipv4_peers + (sot.Peer("2001:db8:ff::1", 65000, "tor1"),))
     fleet = dataclasses.replace(embedded, dhcp_nodes=(odd,), fabric=dataclasses.replace(embedded.fabric, anycast_ipv6=None))
     with pytest.raises(bgp.BgpRenderError) as caught:
         bgp.render_bird(fleet, "dhcp-a1")

@@ -93,8 +93,19 @@ def test_reservations_cover_every_machine_with_an_address(embedded_sot):
             key = record.duid or record.mac
             assert v6[key]["ip-addresses"] == [record.ipv6] and v6[key]["hostname"] == record.name
             assert ("duid" in v6[key]) == bool(record.duid)
-    assert dhcp6["host-reservation-identifiers"] == ["duid", "hw-address"]
+    assert dhcp6["host-reservation-identifiers"] == ["hw-address"]
     assert dhcp6["mac-sources"][0] == "client-link-addr-option"
+
+
+def test_a_machine_with_a_duid_is_reserved_by_it(embedded_sot):
+    import dataclasses
+    worker = next(machine for machine in embedded_sot.machines if machine.ipv6 and not machine.ipv4)
+    duid = "00:03:00:01:" + worker.mac
+    machines = tuple(dataclasses.replace(m, duid=duid) if m is worker else m for m in embedded_sot.machines)
+    dhcp6 = kea.render(dataclasses.replace(embedded_sot, machines=machines), "dhcp6")["Dhcp6"]
+    reservations = [r for s in dhcp6["subnet6"] for r in s["reservations"] if r["hostname"] == worker.name]
+    assert reservations == [{"duid": duid, "ip-addresses": [worker.ipv6], "hostname": worker.name}]
+    assert dhcp6["host-reservation-identifiers"] == ["duid", "hw-address"]
 
 
 def test_subnet_relay_options_and_pool_flags(load_sot):
