@@ -231,7 +231,7 @@ class Lab:
                                    check=False).returncode == 0, "in.tftpd", process, "tftpd.log")
 
     def start_bmcs(self):
-        control = os.path.join(HERE, "chassis_control.sh")
+        control = os.path.join(HERE, "..", "bmc", "files", "chassis_control.sh")
         for index, (name, mac, _address, _rack, _firmware, arch, how) in enumerate(MACHINES):
             if how == "its BMC does not answer":
                 continue

@@ -3,9 +3,16 @@
 # files under $1, every call logged to $1/calls.log (tests count the actions).
 #   chassis_control.sh DIR get power boot   -> "power:0|1" and "boot:<dev>" lines
 #   chassis_control.sh DIR set KEY VALUE... (power 0|1, reset 1, shutdown 1, boot pxe|default|cdrom|bios)
+# When $1/boots exists, powering on (or resetting) with the next boot device pxe starts the command
+# it holds (the bring-up tests' fake PXE client), in the background.
 # It must return at once: ipmi_sim retransmits slow requests' answers.
 dir=$1; shift; op=$1; shift
 echo "$op $*" >> "$dir/calls.log"
+boot() {
+  [ -f "$dir/boots" ] && [ "$(cat "$dir/boot" 2>/dev/null)" = pxe ] || return 0
+  # shellcheck disable=SC2046 # the file holds the arguments, one per word
+  setsid $(cat "$dir/boots") </dev/null >>"$dir/client.err" 2>&1 &
+}
 case "$op" in
   get)
     for what in "$@"; do
@@ -18,8 +25,8 @@ case "$op" in
     while [ $# -ge 2 ]; do
       key=$1; value=$2; shift 2
       case $key in
-        power) echo "$value" > "$dir/power" ;;
-        reset) echo 1 > "$dir/power" ;;
+        power) echo "$value" > "$dir/power"; [ "$value" = 1 ] && boot ;;
+        reset) echo 1 > "$dir/power"; boot ;;
         shutdown) echo 0 > "$dir/power" ;;
         boot) echo "$value" > "$dir/boot" ;;
       esac
