@@ -3,8 +3,13 @@ test files must not import from conftest, which other test folders have too.)"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
 import sys
+
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -32,3 +37,14 @@ def machine(name, mac, network, ipv4=None, ipv6=None, firmware="bios", port=1, d
         if value:
             record[key] = value
     return record
+
+
+def kea_config_test(family, config, tmp_path):
+    """`kea-<family> -t` on config (a dict); skips when that daemon is not installed. Returns the process."""
+    daemon = shutil.which("kea-%s" % family)
+    if daemon is None:
+        pytest.skip("kea-%s is not installed" % family)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return subprocess.run([daemon, "-t", str(path)], capture_output=True, text=True, check=False,
+                          env=dict(os.environ, KEA_LOCKFILE_DIR=str(tmp_path), KEA_PIDFILE_DIR=str(tmp_path)))
