@@ -34,7 +34,8 @@ def lab_command(action, *extra):
     return subprocess.run(argv, check=False, text=True, capture_output=True, cwd=REPO)
 
 
-@pytest.fixture(scope="module")
+# One lab for the whole session: every test module uses the same nodes and machines.
+@pytest.fixture(scope="session")
 def e2e_lab():
     if os.geteuid() != 0:
         pytest.skip("the lab needs root (namespaces, bridges, taps, containers)")

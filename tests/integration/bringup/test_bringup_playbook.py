@@ -3,7 +3,10 @@
 boot only when their BMC was told to boot them from the network; a report built from what the
 servers logged. The tests run in order on one lab (module fixture)."""
 
+import datetime
 import os
+import threading
+import time
 
 import pytest
 
@@ -91,6 +94,47 @@ def test_limit_to_a_rack(lab):
     assert report["summary"]["counts"]["ok"] == 2 and report["run"]["limit"] == "rack_t1"
     assert "bring-up: 2 machines, 2 fetched their iPXE script, 0 failed" in text(done)
     assert "m-noscript" not in done.stdout.split("PLAY [Report]")[1].split("PLAY RECAP")[0]
+
+
+def report_time(text_time):
+    return datetime.datetime.strptime(text_time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def test_fetches_before_the_power_command_do_not_count(lab):
+    """A machine still looping in iPXE from an earlier boot fetches its script while the run starts.
+    Those fetches say nothing about this bring-up: the report counts the first one after the power command."""
+    lab.power_off_all()
+    name, mac, address = bringup_lab.MACHINES[0][:3]
+    bmc_calls_before = len(lab.read("bmc", name, "calls.log").splitlines())
+    looping = threading.Event()
+
+    def loop_in_ipxe():
+        # Until the run's first BMC call for this machine (the boot device, just before the power command).
+        while looping.is_set() and len(lab.read("bmc", name, "calls.log").splitlines()) == bmc_calls_before:
+            lab.ns("curl", "-s", "-o", "/dev/null", "-m", "2", "--interface", address,
+                   "http://%s/ipxe/%s.ipxe" % (bringup_lab.PXE_IPV4, mac), check=False)
+            time.sleep(0.2)
+
+    looping.set()
+    loop = threading.Thread(target=loop_in_ipxe)
+    loop.start()
+    try:
+        done = lab.playbook("--tags", STAGES, "--limit", name)
+    finally:
+        looping.clear()
+        loop.join()
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    report = lab.report("latest.json")
+    row = rows(report)[name]
+    assert row["status"] == "ok", row
+    started, powered = report_time(report["run"]["started"]), report_time(row["steps"]["power"]["time"])
+    fetches = [float(line.split()[0]) for line in lab.read("nginx", "netboot-pxe.log").splitlines()
+               if '%s "GET /ipxe/%s.ipxe HTTP/1.1" 200' % (address, mac) in line]
+    stale = [fetched for fetched in fetches if started <= fetched < powered]
+    assert stale, "the looping machine fetched nothing between the run's start and the power command: nothing was tested"
+    counted = report_time(row["steps"]["script"]["time"])
+    assert counted > stale[0] and row["steps"]["script"]["offset"] > -1, (stale, counted, row["steps"])
+    assert [fetched for fetched in fetches if fetched >= powered], "the machine did not boot after the power command"
 
 
 @pytest.mark.parametrize("tags", ["report"])
