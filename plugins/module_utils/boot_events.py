@@ -207,10 +207,15 @@ def lease_events(text, family, since):
 
 
 def first_events(events):
-    """The earliest event of each (kind, key, success), sorted by time, kind and key."""
+    """The earliest event of each (kind, key, success), and of each leased address, sorted by time, kind and key.
+
+    Every address a machine leased is kept: its firmware and its iPXE are different DHCP clients, and a
+    firmware without a stored DUID comes back as a new one, so the boot loader may be fetched from an
+    address of a later lease than the first.
+    """
     first = {}
     for event in events:
-        slot = (event["kind"], event["key"], succeeded(event))
+        slot = (event["kind"], event["key"], succeeded(event), event["client"] if event["kind"].startswith("lease") else None)
         if slot not in first or event["time"] < first[slot]["time"]:
             first[slot] = event
     return sorted(first.values(), key=lambda event: (event["time"], event["kind"], event["key"], str(event["status"])))

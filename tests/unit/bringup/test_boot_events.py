@@ -112,3 +112,16 @@ def test_first_events_keep_first_success_and_first_failure():
     assert scripts == [("52:54:00:12:00:01", 200, 1795705213.317), ("52:54:00:12:00:03", 404, 1795705220.3),
                        ("52:54:00:12:00:03", 200, 1795705225.0)]
     assert boot_events.scripts_fetched(first) == ["52:54:00:12:00:01", "52:54:00:12:00:03"]
+
+
+def test_first_events_keep_every_leased_address():
+    """The firmware's second lease (another IAID) fetched the loader: its address must survive."""
+    header = "address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev," \
+             "hostname,hwaddr,state,user_context,hwtype,hwaddr_source\n"
+    duid = "00:01:00:01:31:e1:5a:7c:52:54:00:13:00:01"
+    rows = ["2001:db8:13::142d,%s,3600,%d,1,3000,0,3141948922,128,0,0,v6-worker1,52:54:00:13:00:01,0,,1,2" % (duid, SINCE + 3611),
+            "2001:db8:13::1437,%s,3600,%d,1,3000,0,321248603,128,0,0,v6-worker1,52:54:00:13:00:01,0,,1,2" % (duid, SINCE + 3618),
+            "2001:db8:13::142d,%s,3600,%d,1,3000,0,3141948922,128,0,0,v6-worker1,52:54:00:13:00:01,0,,1,2" % (duid, SINCE + 3640)]
+    events = boot_events.lease_events(header + "\n".join(rows) + "\n", 6, SINCE)
+    leased = [(event["client"], event["time"]) for event in boot_events.first_events(events)]
+    assert leased == [("2001:db8:13::142d", SINCE + 11), ("2001:db8:13::1437", SINCE + 18)]
