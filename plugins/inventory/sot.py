@@ -110,15 +110,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         known_groups = {"dhcp_nodes", "machines"}
         for group in known_groups:
             inventory.add_group(group)
+        networks = []
         # Bound once: every attribute of the inventory goes through Ansible's proxy object.
         add_host, add_child, set_variable = inventory.add_host, inventory.add_child, inventory.set_variable
         for name, address, group, extra_groups, record in hosts:
-            for new_group in {group, *extra_groups} - known_groups:
-                inventory.add_group(new_group)
-                known_groups.add(new_group)
-                # Network groups nest in "machines", so each machine needs one group operation fewer.
-                if new_group == group:
-                    add_child("machines", new_group)
+            for new_group in (group, *extra_groups):
+                if new_group not in known_groups:
+                    inventory.add_group(new_group)
+                    known_groups.add(new_group)
+                    if new_group == group:
+                        networks.append(new_group)
             add_host(name, group=group)
             for extra_group in extra_groups:
                 add_child(extra_group, name)
@@ -129,6 +130,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
                 self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)
                 self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name, strict=strict)
+        # Network groups nest in "machines", so each machine needs one group operation fewer. Nested only
+        # now: while a group has a parent, every host added to it walks the group's ancestors twice.
+        for network in networks:
+            add_child("machines", network)
 
 
 def _load(source):
