@@ -4,7 +4,13 @@ Runs, in one process, against one generated SoT (benchmarks/sot_gen.py):
   1. first run       empty roots -> every file written
   2. no-change run   same SoT -> target: zero writes
   3. one-change run  one machine's address changed -> target: only its files written
-and two baselines measured in the same run:
+and baselines measured in the same run:
+  - floor:         plain Python writing the same 300,001 files (same sizes, same directory layout,
+                   os.open/os.write, one mkdir per directory) into an empty tree: what the kernel and
+                   the disk cost here and now, measured right before the first run and again after
+                   the sync runs (nothing is deleted in between: on this ext4 without a journal, file
+                   creation within 30 s of a large delete is several times slower, the inode
+                   allocator skips recently freed inodes);
   - naive render:  a Jinja2 Environment + template compile per machine (how a per-host
                    `template` task renders), on a sample of machines, extrapolated per machine;
   - full rewrite:  render everything and atomically rewrite every file (no compare, no manifest),
@@ -66,11 +72,17 @@ def timed(function, *args, **kwargs):
     elapsed = time.perf_counter() - start
     after = os.times()
     CPU["last"] = sum(after[:4]) - sum(before[:4])
+    CPU["user"] = after[0] + after[2] - before[0] - before[2]
+    CPU["sys"] = after[1] + after[3] - before[1] - before[3]
     return elapsed, value
 
 
 def cpu():
     return "cpu %.1f s" % CPU["last"]
+
+
+def cpu_split():
+    return "cpu %.1f s: user %.1f, sys %.1f" % (CPU["last"], CPU["user"], CPU["sys"])
 
 
 def inputs_digest(source, texts):
@@ -97,6 +109,22 @@ def naive_render_per_machine(fleet, texts, sample):
         templates = pxe.Templates(texts)  # a new Environment, every template compiled again
         pxe.Renderer(dataclasses.replace(fleet, machines=(machine,)), templates).machine_files(machine)
     return (time.perf_counter() - start) / sample
+
+
+def plain_writes(files, base):
+    """The floor: the rendered tree written by the simplest Python (no compare, no manifest, no temp files)."""
+    made = set()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for (root, path), data in files.items():
+        target = "%s/%s/%s" % (base, root, path)
+        directory = target.rpartition("/")[0]
+        if directory not in made:
+            os.makedirs(directory, exist_ok=True)
+            made.add(directory)
+        handle = os.open(target, flags, 0o644)
+        os.write(handle, data)
+        os.close(handle)
+    return len(files)
 
 
 def full_rewrite(fleet, texts, roots):
@@ -135,10 +163,18 @@ def main():
         print("machines %d, workers %d, load average %s, SoT load %.1f s (sot.load, not part of the figures below)"
               % (len(fleet.machines), args.workers, "/".join("%.1f" % x for x in os.getloadavg()), load_s))
 
+        # The floor right before the first run (nothing is deleted in between: see the docstring).
+        tree = timed(lambda: pxe.Renderer(fleet, pxe.Templates(texts)).render_all())[1]
+        render_cpu = CPU["last"]
+        floor_s, floor_files = timed(plain_writes, tree, os.path.join(work, "floor-before"))
+        floor_cpu, floor_sys = CPU["last"], CPU["sys"]
+        print("floor before   %6.2f s  (%s) %d files: plain os.open/os.write of the rendered tree, same layout"
+              % (floor_s, cpu_split(), floor_files))
         first_s, first = timed(render_and_sync, source, fleet, texts, roots, state, args.workers)
         files = first.counts["added"]
+        first_cpu = dict(CPU)
         print("first run      %6.2f s  (%s) %d files written (%.1f us/file, %.3f ms/machine)  target <= 10 s"
-              % (first_s, cpu(), files, first_s / files * 1e6, first_s / len(fleet.machines) * 1e3))
+              % (first_s, cpu_split(), files, first_s / files * 1e6, first_s / len(fleet.machines) * 1e3))
 
         before = snapshot(roots)
         second_s, second = timed(render_and_sync, source, fleet, texts, roots, state, args.workers)
@@ -171,6 +207,15 @@ def main():
         print("               (+ %.1f s sot.load of the changed SoT in the module; the no-change run skips it)"
               % reload_s)
 
+        after_s, _count = timed(plain_writes, tree, os.path.join(work, "floor-after"))
+        del tree
+        print("floor after    %6.2f s  (%s) same files again, after the sync runs" % (after_s, cpu_split()))
+        floor_s = min(floor_s, after_s)
+        floor_cpu = min(floor_cpu, CPU["last"])
+        print("first run split render %.1f CPU s (all machines, one process, in memory); first run sys %.1f s "
+              "vs floor sys %.1f s" % (render_cpu, first_cpu["sys"], floor_sys))
+        print("ratios         first run / floor (the faster of the two): wall %.2fx, CPU %.2fx; "
+              "render + floor = %.1f CPU s" % (first_s / floor_s, first_cpu["last"] / floor_cpu, render_cpu + floor_cpu))
         per_machine_naive = naive_render_per_machine(fleet, texts, args.naive_sample)
         renderer = pxe.Renderer(fleet, pxe.Templates(texts))
         sample = fleet.machines[:args.naive_sample * 10]

@@ -16,27 +16,37 @@ directories the sync owns. Guarantees:
 - nothing outside the owned directories is ever written or removed, whatever
   a relative path says (no '..', no absolute paths, no symlinked directories).
 
-A manifest (state_file) remembers a digest of the inputs, each unit's
-fingerprint and its files' size and mtime. Same inputs and intact files: the
-units are not even built (one stat per file). Other inputs: only units whose
-fingerprint changed are rendered, and a file is written only if its bytes
-differ. The manifest is a cache, never the truth: a missing, stale or foreign
-manifest only makes the run slower (every unit is rendered and compared).
+A manifest (state_file, see Manifest) remembers a digest of the inputs, each
+unit's fingerprint and its files' size, mtime and inode. Every run checks every
+recorded file with one stat (a file edited, replaced or deleted behind the
+sync's back is repaired). Same inputs and intact files: the units are not even
+built. Other inputs: only units whose fingerprint changed or whose files are
+not intact are rendered, and a file is written only if its bytes differ. The
+manifest is a cache, never the truth: a missing, stale or foreign manifest only
+makes the run slower (every unit is rendered and compared).
 """
 
 from __future__ import annotations
 
+import array
+import bisect
+import collections
+import heapq
+import itertools
 import json
 import os
 import re
 import shutil
 import stat
+import sys
 
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
-MANIFEST_FORMAT = 2
+MANIFEST_FORMAT = 3
 TEMP_MARK = ".nbf-tmp"
 STAGE_MARK = ".nbf-stage"
+# Below this many recorded files one process checks them (forking costs more than it saves).
+PARALLEL_CHECK_FILES = 50000
 _TEMP_RE = re.compile(r"^\..*\.nbf-tmp$")
 # At least two components, none empty, '.' or '..', no NUL or backslash, not absolute.
 _PLAIN_PATH_RE = re.compile(r"^(?!\.\.?(?:/|$))[^/\0\\]+(?:/(?!\.\.?(?:/|$))[^/\0\\]+)+$")
@@ -44,6 +54,11 @@ _PLAIN_PATH_RE = re.compile(r"^(?!\.\.?(?:/|$))[^/\0\\]+(?:/(?!\.\.?(?:/|$))[^/\
 
 class SyncError(Exception):
     pass
+
+
+def _name_order(item):
+    root, path = item
+    return root + ":", path  # the order of "root:path" (root names have no ":")
 
 
 class SyncResult:
@@ -58,28 +73,29 @@ class SyncResult:
 
     def record(self, kind, root, path):
         self.counts[kind] += 1
-        self.names[kind].append("%s:%s" % (root, path))
+        self.names[kind].append((root, path))
+
+    def _first(self, kind, count):
+        """The first count names of a kind, sorted as "root:path" strings (without formatting them all)."""
+        return ["%s:%s" % item for item in heapq.nsmallest(count, self.names[kind], key=_name_order)]
 
     @property
     def changed(self) -> bool:
         return bool(self.counts["added"] or self.counts["changed"] or self.counts["removed"])
 
     def summary(self) -> dict:
-        files = {}
-        for kind, names in self.names.items():
-            names.sort()
-            files[kind] = names[:self.limit]
-        return {"counts": dict(self.counts, units=self.units, rendered_units=self.units_rendered), "files": files,
+        return {"counts": dict(self.counts, units=self.units, rendered_units=self.units_rendered),
+                "files": {kind: self._first(kind, self.limit) for kind in self.names},
                 "truncated": any(len(names) > self.limit for names in self.names.values())}
 
     def diff(self) -> dict:
         """Ansible's before/after diff, as a readable list of file names (capped)."""
         lines = []
         for kind, sign in (("removed", "-"), ("changed", "~"), ("added", "+")):
-            names = sorted(self.names[kind])
-            lines.extend("%s %s" % (sign, name) for name in names[:self.limit])
-            if len(names) > self.limit:
-                lines.append("%s ... and %d more %s" % (sign, len(names) - self.limit, kind))
+            names = self._first(kind, self.limit)
+            lines.extend("%s %s" % (sign, name) for name in names)
+            if len(self.names[kind]) > self.limit:
+                lines.append("%s ... and %d more %s" % (sign, len(self.names[kind]) - self.limit, kind))
         counts = "added %(added)d, changed %(changed)d, removed %(removed)d, unchanged %(unchanged)d" % self.counts
         return {"before_header": "PXE assets", "after_header": "PXE assets (%s)" % counts,
                 "before": "", "after": "\n".join(lines) + ("\n" if lines else "")}
@@ -134,9 +150,12 @@ class Tree:
         return self._staged.get(directory, directory)
 
     def publish(self):
+        """Rename the staged directories into place; return the owned directories published."""
+        published = set(self._staged)
         for top, staged in sorted(self._staged.items()):
             os.rename(staged, top)
         self._staged.clear()
+        return published
 
     def ensure_dir(self, directory, check_mode):
         """Create directory (below a root) if missing; refuse symlinks on the way (they could lead out)."""
@@ -188,9 +207,11 @@ class Tree:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
         handle = os.open(path, flags, self.mode)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(handle, view):]
+            written = os.write(handle, data)
+            if written < len(data):  # a short write (signal, full disk): go on with the rest
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(handle, view):]
             return os.fstat(handle)
         finally:
             os.close(handle)
@@ -203,17 +224,25 @@ def _same_content(target, data, info):
         return handle.read() == data
 
 
-def _apply_unit(tree, unit, check_mode):
-    """Render one unit and bring its files up to date: [(root, path, size, mtime_ns, outcome, fresh)],
-    fresh when the file's directory was created in this run (nothing else can be in it)."""
-    entries = []
-    for (root, path), data in sorted(unit.render().items()):
+def _new_batch():
+    """Rendered units' results, flat and cheap to pickle from a worker: files per unit, root, path and
+    (size, mtime_ns, inode) per file, indexes of the files added and changed, how many were the same,
+    and the directories that existed before this run and hold a rendered file (the prune lists them)."""
+    return {"counts": [], "roots": [], "paths": [], "stats": array.array("q"), "added": [], "changed": [],
+            "same": 0, "dirs": set()}
+
+
+def _apply_unit(tree, unit, check_mode, batch):
+    """Render one unit, bring its files up to date and append what happened to batch."""
+    roots, paths, stats = batch["roots"], batch["paths"], batch["stats"]
+    files = sorted(unit.render().items())
+    for (root, path), data in files:
         target = tree.check_path(root, path)
         directory = target.rpartition("/")[0]
         tree.ensure_dir(directory, check_mode)
         info = None
-        fresh = tree.is_fresh(directory)
-        if not fresh:
+        if not tree.is_fresh(directory):  # a directory made in this run holds only what it wrote
+            batch["dirs"].add(directory)
             try:
                 info = os.lstat(target)
             except FileNotFoundError:
@@ -221,117 +250,207 @@ def _apply_unit(tree, unit, check_mode):
         if info is not None and not stat.S_ISREG(info.st_mode):
             raise SyncError("%s is not a regular file (refusing to replace a symlink or directory)" % target)
         if info is not None and _same_content(target, data, info):
-            outcome = "same"
+            batch["same"] += 1
         else:
-            outcome = "added" if info is None else "changed"
+            batch["added" if info is None else "changed"].append(len(paths))
             if not check_mode:
                 info = tree.write(target, data)
-        size, mtime = (info.st_size, info.st_mtime_ns) if info is not None else (len(data), 0)
-        entries.append((root, path, size, mtime, outcome, fresh))
-    return entries
+        roots.append(root)
+        paths.append(path)
+        if info is None:  # check mode: nothing on disk to record
+            stats.extend((len(data), 0, 0))
+        else:
+            stats.extend((info.st_size, info.st_mtime_ns, info.st_ino))
+    batch["counts"].append(len(files))
 
 
-# Work handed to forked workers: set just before the pool forks, read by _worker.
+def _apply_span(tree, units, check_mode, start, end):
+    batch = _new_batch()
+    for index in range(start, end):
+        _apply_unit(tree, units[index], check_mode, batch)
+    return batch
+
+
+# Work handed to forked workers: set just before the pool forks, read by the workers.
 _JOB = {}
 
 
-def _worker(indexes):
-    tree, units, check_mode = _JOB["tree"], _JOB["units"], _JOB["check_mode"]
-    return [(index, _apply_unit(tree, units[index], check_mode)) for index in indexes]
+def _worker(span):
+    return _apply_span(_JOB["tree"], _JOB["units"], _JOB["check_mode"], *span)
 
 
 def _apply_all(tree, units, check_mode, workers):
-    """Yield (unit, entries). Large runs fork workers: rendering and file creation are CPU-bound."""
+    """Batches (see _new_batch) covering units in order. Large runs fork workers: rendering and file
+    creation are CPU-bound (a first fill at 100,000 machines is 300,000 files and 100,000 directories)."""
     if workers <= 1 or len(units) < 2000:
-        for unit in units:
-            yield unit, _apply_unit(tree, unit, check_mode)
-        return
+        return [_apply_span(tree, units, check_mode, 0, len(units))]
     import multiprocessing  # only here: small runs and platforms without fork never need it
     # Parent directories first, so that workers do not race to create them.
     for root, directory, _pattern in tree.owned:
         top = tree.prefixes[root] + directory
         tree.ensure_dir(tree.staged_path(top), check_mode)
-    chunk = 500
-    batches = [list(range(start, min(start + chunk, len(units)))) for start in range(0, len(units), chunk)]
+    # A few large batches per worker: each batch is one pickled answer, and a busy core
+    # (the machine is shared) still leaves the other worker something to take over.
+    chunk = max(500, len(units) // (workers * 4) + 1)
+    spans = [(start, min(start + chunk, len(units))) for start in range(0, len(units), chunk)]
     _JOB.update(tree=tree, units=units, check_mode=check_mode)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for results in pool.imap(_worker, batches):
-                for index, entries in results:
-                    yield units[index], entries
+            return pool.map(_worker, spans, chunksize=1)
     finally:
         _JOB.clear()
 
 
-def load_manifest(state_file, roots) -> dict:
-    """The last run's manifest: {"inputs": digest or None, "units": {key: [fingerprint, [[root, path,
-    size, mtime_ns], ...]]}}; empty when missing, unreadable or made for other roots."""
-    empty = {"inputs": None, "units": {}}
-    if not state_file:
-        return empty
-    try:
-        with open(state_file, "rb") as handle:
-            data = json.loads(handle.read())
-    except (OSError, ValueError):
-        return empty
-    if (not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT or data.get("roots") != roots
-            or not isinstance(data.get("units"), dict)):
-        return empty
-    return {"inputs": data.get("inputs"), "units": data["units"]}
+class Manifest:
+    """What the last run wrote: per unit its key, fingerprint and files; per file its root, path and
+    (size, mtime_ns, inode) right after the write.
 
+    Stored compactly (a 100,000-machine fleet is 300,000 files): one JSON header line, the unit keys,
+    fingerprints, roots and paths as one NUL-separated UTF-8 text, then native int64 arrays (each
+    unit's end index into the files; size, mtime_ns, inode per file). Loading is one split() and two
+    frombytes(), with no per-file Python object beyond the path strings. A manifest is a cache, never
+    the truth: one that is missing, unreadable, of another format or for other roots is empty.
+    """
 
-def _save_manifest(state_file, roots, inputs, units):
-    directory = os.path.dirname(os.path.abspath(state_file))
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    temp = state_file + TEMP_MARK
-    # dumps, not dump: only the one-shot path uses the C encoder (10x faster at 100,000 units).
-    text = json.dumps({"format": MANIFEST_FORMAT, "roots": roots, "inputs": inputs, "units": units},
-                      separators=(",", ":"), sort_keys=True)
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.rename(temp, state_file)
+    def __init__(self, inputs=None):
+        self.inputs = inputs
+        self.keys = []
+        self.fingerprints = []
+        self.ends = array.array("q")    # unit i owns files ends[i-1]:ends[i]
+        self.roots = []
+        self.paths = []
+        self.stats = array.array("q")   # size, mtime_ns, inode of file i at 3*i
+        self.children = {}              # "root:directory" of each owned directory -> entries of ours in it
 
+    def copy_units(self, old, first, last):
+        """Append the old manifest's units first..last-1 (verified intact) as they are."""
+        start, end = old.span(first)[0], old.span(last - 1)[1]
+        shift = len(self.paths) - start
+        self.keys.extend(old.keys[first:last])
+        self.fingerprints.extend(old.fingerprints[first:last])
+        self.ends.extend(unit_end + shift for unit_end in old.ends[first:last])
+        self.roots.extend(old.roots[start:end])
+        self.paths.extend(old.paths[start:end])
+        self.stats.extend(old.stats[3 * start:3 * end])
 
-def _verified(tree, files, expected, dirs):
-    """True when every file of a manifest entry still has its recorded size and mtime; then its
-    absolute paths go into expected and their directories into dirs. Manifest paths are only
-    stat()ed and kept here, never written, so they need no further checks."""
-    prefixes = tree.prefixes
-    lstat = os.lstat
-    paths = []
-    for root, path, size, mtime in files:
-        target = prefixes[root] + path
+    def add_rendered(self, units, batch, first, last, file_start):
+        """Append units (rendered into batch, its units first..last-1, their files from file_start on)."""
+        counts = batch["counts"][first:last]
+        file_end = file_start + sum(counts)
+        self.keys.extend(unit.key for unit in units)
+        self.fingerprints.extend(unit.fingerprint for unit in units)
+        self.ends.extend(itertools.islice(itertools.accumulate(counts, initial=len(self.paths)), 1, None))
+        self.roots.extend(batch["roots"][file_start:file_end])
+        self.paths.extend(batch["paths"][file_start:file_end])
+        self.stats.extend(batch["stats"][3 * file_start:3 * file_end])
+        return file_end
+
+    def span(self, index):
+        return (self.ends[index - 1] if index else 0), self.ends[index]
+
+    def unit_of_file(self, file_index):
+        return bisect.bisect_right(self.ends, file_index)
+
+    def dumps(self, roots) -> bytes:
+        parts = self.keys + self.fingerprints + self.roots + self.paths
+        text = "\0".join(parts).encode("utf-8")
+        if text.count(b"\0") != max(len(parts) - 1, 0):
+            raise SyncError("a unit key, fingerprint or path contains a NUL character")
+        header = {"format": MANIFEST_FORMAT, "roots": roots, "inputs": self.inputs, "byteorder": sys.byteorder,
+                  "units": len(self.keys), "files": len(self.paths), "text": len(text), "children": self.children}
+        return b"".join((json.dumps(header, sort_keys=True).encode("utf-8"), b"\n", text,
+                         self.ends.tobytes(), self.stats.tobytes()))
+
+    @classmethod
+    def load(cls, state_file, roots):
+        manifest = cls()
+        if not state_file:
+            return manifest
         try:
-            info = lstat(target)
-        except (OSError, KeyError):
-            return False
-        if info.st_size != size or info.st_mtime_ns != mtime:
-            return False
-        paths.append(target)
-    for target in paths:
-        expected.add(target)
-        dirs.add(target[:target.rindex("/")])
-    return True
+            with open(state_file, "rb") as handle:
+                data = handle.read()
+            header_end = data.index(b"\n")
+            header = json.loads(data[:header_end])
+            if (not isinstance(header, dict) or header.get("format") != MANIFEST_FORMAT
+                    or header.get("roots") != roots or header.get("byteorder") != sys.byteorder):
+                return manifest
+            units, files, text_end = header["units"], header["files"], header_end + 1 + header["text"]
+            parts = data[header_end + 1:text_end].decode("utf-8").split("\0") if units else []
+            ends, stats = array.array("q"), array.array("q")
+            ends.frombytes(data[text_end:text_end + 8 * units])
+            stats.frombytes(data[text_end + 8 * units:])
+        except (OSError, ValueError, KeyError, TypeError):
+            return manifest
+        if (len(parts) != 2 * units + 2 * files or len(ends) != units or len(stats) != 3 * files
+                or (units and ends[-1] != files)):
+            return manifest
+        manifest.inputs = header.get("inputs")
+        manifest.children = header.get("children") if isinstance(header.get("children"), dict) else {}
+        manifest.keys, manifest.fingerprints = parts[:units], parts[units:2 * units]
+        manifest.roots, manifest.paths = parts[2 * units:2 * units + files], parts[2 * units + files:]
+        manifest.ends, manifest.stats = ends, stats
+        return manifest
+
+    def save(self, state_file, roots):
+        directory = os.path.dirname(os.path.abspath(state_file))
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        temp = state_file + TEMP_MARK
+        with open(temp, "wb") as handle:
+            handle.write(self.dumps(roots))
+        os.rename(temp, state_file)
 
 
-def _all_verified(tree, units):
-    """_verified for a whole manifest in one loop (the no-change hot path): the set of absolute
-    paths, or None at the first file that is missing or differs."""
-    prefixes = tree.prefixes
-    lstat = os.lstat
-    expected = set()
-    add = expected.add
+def _stale_files(tree, manifest, workers):
+    """Indexes of the manifest's files that are gone or whose (size, mtime_ns, inode) differ from the
+    record: one fstatat() per file, relative to an open root (no path walk from /). A file edited in
+    place changes size or mtime; one replaced (editor, rsync, our own atomic write) changes inode.
+    Large manifests are checked by forked workers, a slice each."""
+    count = len(manifest.paths)
+    if workers <= 1 or count < PARALLEL_CHECK_FILES:
+        return _stale_slice(tree.roots, manifest, 0, count)
+    import multiprocessing  # only here: small runs and platforms without fork never need it
+    step = count // workers + 1
+    _JOB.update(roots=tree.roots, manifest=manifest)
     try:
-        for entry in units.values():
-            for root, path, size, mtime in entry[1]:
-                target = prefixes[root] + path
-                info = lstat(target)
-                if info.st_size != size or info.st_mtime_ns != mtime:
-                    return None
-                add(target)
-    except (OSError, KeyError, TypeError, ValueError):
-        return None
-    return expected
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return [index for part in pool.map(_stale_worker, [(start, min(start + step, count))
+                                                               for start in range(0, count, step)])
+                    for index in part]
+    finally:
+        _JOB.clear()
+
+
+def _stale_worker(span):
+    return _stale_slice(_JOB["roots"], _JOB["manifest"], *span)
+
+
+def _stale_slice(roots, manifest, start, end):
+    stale = []
+    fds = {}
+    try:
+        for name, path in roots.items():
+            try:
+                fds[name] = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+            except OSError:  # check mode before the first run: nothing of it exists
+                fds[name] = -1
+        stat_at = os.stat
+        stats = manifest.stats
+        index = start
+        for root, path in zip(manifest.roots[start:end], manifest.paths[start:end]):
+            try:
+                info = stat_at(path, dir_fd=fds[root], follow_symlinks=False)
+            except (OSError, KeyError):
+                stale.append(index)
+            else:
+                at = 3 * index
+                if info.st_size != stats[at] or info.st_mtime_ns != stats[at + 1] or info.st_ino != stats[at + 2]:
+                    stale.append(index)
+            index += 1
+    finally:
+        for fd in fds.values():
+            if fd >= 0:
+                os.close(fd)
+    return stale
 
 
 def sync(roots: dict, owned, units, state_file=None, check_mode=False, workers=1, limit=20,
@@ -360,104 +479,185 @@ def _sync(tree, units, state_file, check_mode, workers, limit, inputs):
             raise SyncError("the %s root %s does not exist (create it first)" % (name, path))
     result = SyncResult(limit)
     manifest_roots = dict(sorted(tree.roots.items()))
-    manifest = load_manifest(state_file, manifest_roots)
-    old_units = manifest["units"]
+    old = Manifest.load(state_file, manifest_roots)
+    stale = _stale_files(tree, old, workers)
 
-    if inputs is not None and manifest["inputs"] == inputs:
-        expected = _all_verified(tree, old_units)
-        if expected is not None:
-            result.counts["unchanged"] = len(expected)
-            result.units = len(old_units)
-            _prune(tree, expected, None, check_mode, result)
-            return result
+    if inputs is not None and old.inputs == inputs and not stale:
+        result.counts["unchanged"] = len(old.paths)
+        result.units = len(old.keys)
+        if not _owned_dirs_hold_only(tree, old.children):
+            _prune(tree, _expected(tree, old.roots, old.paths), (), check_mode, result)
+        return result
 
     if callable(units):
         units = units()  # loads and validates: may raise before anything is written
     if not check_mode:
         tree.stage_missing()
-    new_units = {}
-    expected = set()
-    verified_dirs = set()   # directories holding files of units verified unchanged
-    rendered_dirs = set()   # directories holding a file of a unit rendered in this run: list them
-    fresh_dirs = set()      # directories this run created: hold only what it wrote
+    old_units = {key: index for index, key in enumerate(old.keys)}
+    stale_units = {old.unit_of_file(index) for index in stale}
+    plan = []   # per unit: its index in the old manifest (files intact, fingerprint equal) or None
     todo = []
     for unit in units:
-        if unit.key in new_units:
-            raise SyncError("two units are named %r" % unit.key)
-        old = old_units.get(unit.key)
-        if old and old[0] == unit.fingerprint and _verified(tree, old[1], expected, verified_dirs):
-            new_units[unit.key] = old
-            result.counts["unchanged"] += len(old[1])
+        index = old_units.get(unit.key)
+        if index is not None and old.fingerprints[index] == unit.fingerprint and index not in stale_units:
+            plan.append(index)
+            start, end = old.span(index)
+            result.counts["unchanged"] += end - start
         else:
-            new_units[unit.key] = None
+            plan.append(None)
             todo.append(unit)
+    if len({unit.key for unit in units}) != len(plan):
+        raise SyncError("two units have the same key")
 
-    result.units = len(new_units)
+    result.units = len(plan)
     result.units_rendered = len(todo)
-    prefixes = tree.prefixes
-    for unit, entries in _apply_all(tree, todo, check_mode, workers):
-        for root, path, _size, _mtime, outcome, fresh in entries:
-            target = prefixes[root] + path
-            if target in expected:
-                raise SyncError("%s:%s is produced by two units (the second is %r)" % (root, path, unit.key))
-            expected.add(target)
-            (fresh_dirs if fresh else rendered_dirs).add(target.rpartition("/")[0])
-            if outcome == "same":
-                result.counts["unchanged"] += 1
+    batches = _apply_all(tree, todo, check_mode, workers)
+    new = _assemble(Manifest(inputs), old, plan, todo, batches)
+    rendered_dirs = set()   # directories that existed and hold a rendered file: the prune lists them
+    for batch in batches:
+        rendered_dirs |= batch["dirs"]
+        result.counts["unchanged"] += batch["same"]
+        for kind in ("added", "changed"):
+            indexes, roots, paths = batch[kind], batch["roots"], batch["paths"]
+            result.counts[kind] += len(indexes)
+            if len(indexes) == len(paths):  # a first run: every file
+                result.names[kind].extend(zip(roots, paths))
             else:
-                result.record(outcome, root, path)
-        new_units[unit.key] = [unit.fingerprint, [[root, path, size, mtime]
-                                                  for root, path, size, mtime, _outcome, _fresh in entries]]
+                result.names[kind].extend((roots[index], paths[index]) for index in indexes)
 
-    tree.publish()
-    _prune(tree, expected, (verified_dirs | fresh_dirs) - rendered_dirs, check_mode, result)
-    dirty = bool(todo) or set(new_units) != set(old_units) or manifest["inputs"] != inputs
+    fresh_tops = tree.publish()
+    if (not check_mode and old.children and new.paths == old.paths and new.roots == old.roots
+            and _owned_dirs_hold_only(tree, old.children)):
+        # The same files as the last run, each verified or written just now: as on the no-change path,
+        # equal counts in the owned directories mean no stray (one machine changed at 100,000: no set
+        # of 300,000 expected names to build).
+        new.children = old.children
+    else:
+        expected = _expected(tree, new.roots, new.paths)
+        _prune(tree, expected, rendered_dirs, check_mode, result, skip_tops=fresh_tops)
+    dirty = bool(todo) or new.keys != old.keys or old.inputs != inputs or bool(stale)
     if state_file and not check_mode and (dirty or result.changed):
         # mtimes in check mode would be placeholders: the manifest is only written for real runs.
-        _save_manifest(state_file, manifest_roots, inputs, new_units)
+        if not new.children:
+            new.children = _children_counts(tree, expected)
+        new.save(state_file, manifest_roots)
     return result
 
 
-def _prune(tree, expected, skip_dirs, check_mode, result):
-    """Remove what no unit produced from the owned directories (by pattern), recursively.
+def _assemble(new, old, plan, todo, batches):
+    """The new manifest in unit order: runs of intact old units copied, runs of rendered ones appended."""
+    rendered = 0                     # units of todo appended so far
+    batch_index = unit_in_batch = file_in_batch = 0
+    position = 0
+    while position < len(plan):
+        first = plan[position]
+        end = position + 1
+        if first is not None:
+            while end < len(plan) and plan[end] is not None and plan[end] == plan[end - 1] + 1:
+                end += 1
+            new.copy_units(old, first, plan[end - 1] + 1)
+            position = end
+            continue
+        batch = batches[batch_index]
+        while unit_in_batch == len(batch["counts"]):  # the next batch (a worker's span)
+            batch_index += 1
+            batch, unit_in_batch, file_in_batch = batches[batch_index], 0, 0
+        room = len(batch["counts"]) - unit_in_batch
+        while end < len(plan) and plan[end] is None and end - position < room:
+            end += 1
+        count = end - position
+        file_in_batch = new.add_rendered(todo[rendered:rendered + count], batch, unit_in_batch,
+                                         unit_in_batch + count, file_in_batch)
+        rendered += count
+        unit_in_batch += count
+        position = end
+    return new
 
-    expected: absolute paths of the files to keep. Directories in skip_dirs (None: all) hold only
-    verified or freshly written files: not listed (a no-change run stays at one stat per file).
-    """
-    expected_dirs = set()
-    for directory in {target[:target.rindex("/")] for target in expected}:
-        while directory not in expected_dirs and directory not in tree.roots_set:
-            expected_dirs.add(directory)
+
+def _expected(tree, roots, paths):
+    """The absolute paths of the files to keep and of every directory above them (below the roots)."""
+    prefixes = tree.prefixes
+    files = {prefixes[root] + path for root, path in zip(roots, paths)}
+    if len(files) != len(paths):
+        raise SyncError("%d file names, %d distinct: a file is produced by two units" % (len(paths), len(files)))
+    expected = set(files)
+    for directory in {target[:target.rindex("/")] for target in files}:
+        while directory not in expected and directory not in tree.roots_set:
+            expected.add(directory)
             directory = directory[:directory.rindex("/")]
+    return expected
+
+
+def _children_counts(tree, expected):
+    """{"root:directory": how many of the expected files and directories are right in it} per owned directory."""
+    parents = collections.Counter(target[:target.rindex("/")] for target in expected)
+    return {"%s:%s" % (root, directory): parents.get(tree.prefixes[root] + directory, 0)
+            for root, directory, _pattern in tree.owned}
+
+
+def _owned_dirs_hold_only(tree, children):
+    """True when each owned directory holds (of the names the sync owns there) exactly as many entries as the
+    last run left in it. Called only once every recorded file was found intact: then all of those entries
+    exist, and an equal count means nothing else is there - no stray to prune, without building the set
+    of 300,000 expected names (a listdir per owned directory, no per-file work)."""
     for root, directory, pattern in tree.owned:
         top = tree.prefixes[root] + directory
+        try:
+            if not stat.S_ISDIR(os.lstat(top).st_mode):
+                return False  # _prune says what is wrong
+            names = os.listdir(top)
+        except FileNotFoundError:
+            names = []
+        if pattern is not None:
+            names = [name for name in names if pattern.match(name) or _TEMP_RE.match(name)]
+        if len(names) != children.get("%s:%s" % (root, directory)):
+            return False
+    return True
+
+
+def _prune(tree, expected, list_dirs, check_mode, result, skip_tops=()):
+    """Remove what no unit produced from the owned directories (by pattern), recursively.
+
+    expected: absolute paths of the files and directories to keep. The owned directories are always
+    listed; below them only list_dirs (and the directories on the way): the others hold only files
+    verified by their stat or written into a directory this run created. skip_tops: owned directories
+    this run created whole (nothing else can be in them).
+    """
+    children = {}
+    for directory in list_dirs:
+        while directory not in tree.roots_set:
+            parent = directory[:directory.rindex("/")]
+            children.setdefault(parent, set()).add(directory)
+            directory = parent
+    for root, directory, pattern in tree.owned:
+        top = tree.prefixes[root] + directory
+        if top in skip_tops:
+            continue
         try:
             info = os.lstat(top)
         except FileNotFoundError:
             continue
         if not stat.S_ISDIR(info.st_mode):
             raise SyncError("%s is not a directory" % top)
-        _prune_dir(tree, root, top, pattern, expected, expected_dirs, skip_dirs, check_mode, result)
+        _prune_dir(tree, root, top, pattern, expected, children, check_mode, result)
 
 
-def _prune_dir(tree, root, directory, pattern, expected, expected_dirs, skip_dirs, check_mode, result):
+def _prune_dir(tree, root, directory, pattern, expected, children, check_mode, result):
     prefix = directory + "/"
     # listdir and set lookups: a 100,000-entry directory costs a few tens of milliseconds.
-    unexpected = [name for name in os.listdir(directory) if prefix + name not in expected]
-    for name in sorted(unexpected):
-        target = prefix + name
-        if target in expected_dirs:
-            if skip_dirs is not None and target not in skip_dirs:
-                _prune_dir(tree, root, target, None, expected, expected_dirs, skip_dirs, check_mode, result)
-            continue
+    for name in sorted(name for name in os.listdir(directory) if prefix + name not in expected):
         if not (pattern is None or pattern.match(name) or _TEMP_RE.match(name)):
             continue  # the operator's own file (pxelinux.cfg/default, grub/grub.cfg)
+        target = prefix + name
         if stat.S_ISDIR(os.lstat(target).st_mode):
             _remove_tree(tree, root, target, check_mode, result)
         else:
             result.record("removed", root, target[len(tree.prefixes[root]):])
             if not check_mode:
                 os.unlink(target)
+    for child in sorted(children.get(directory, ())):
+        if os.path.isdir(child) and not os.path.islink(child):
+            _prune_dir(tree, root, child, None, expected, children, check_mode, result)
 
 
 def _remove_tree(tree, root, directory, check_mode, result):

@@ -28,10 +28,12 @@ description:
     shipped to the node in one archive; rendering happens on the node, so only the SoT travels, not
     the rendered tree (hundreds of thousands of files at 100,000 machines).
   - A manifest (O(state_file)) records a digest of the inputs (SoT files, templates, options) and
-    each file's size and mtime. When the inputs are unchanged and every file is intact, the run
-    does not even load the SoT - it stats the files and lists the owned directories. When the
-    inputs changed, only machines whose own inputs changed are rendered. The manifest is a cache -
-    losing it only makes the next run slower.
+    each file's size, mtime and inode. Every run stats every recorded file, so a file edited,
+    replaced or deleted on the node behind the module's back is rewritten. When the inputs are
+    unchanged and every file is intact, the run does not even load the SoT - it stats the files
+    and counts the entries of the owned directories (a stray file there is pruned). When the
+    inputs changed, only machines whose own inputs changed (or whose files are not intact) are
+    rendered. The manifest is a cache - losing it only makes the next run slower.
   - An invalid SoT, an unknown installer kind, a missing or broken template fails the task before
     any file is written.
 requirements:
@@ -85,11 +87,11 @@ options:
     choices: [grub, pxelinux]
     default: [grub, pxelinux]
   state_file:
-    description: Manifest of what the last run wrote (fingerprints, sizes, mtimes) on the node.
+    description: Manifest of what the last run wrote (fingerprints, sizes, mtimes, inodes) on the node.
     type: path
     default: /var/lib/netboot-fleet/pxe-assets.json
   workers:
-    description: Processes rendering and writing in parallel on a large change; C(0) is one per CPU (at most 4).
+    description: Processes rendering and writing in parallel on a large change, and checking the files of a large manifest; C(0) is one per CPU (at most 4).
     type: int
     default: 0
   report_limit:

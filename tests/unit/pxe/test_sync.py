@@ -222,3 +222,75 @@ def test_first_run_publishes_each_new_directory_whole(sot_copy, roots, tmp_path,
     assert result.counts["added"] == 13
     assert sorted(os.listdir(roots["http"])) == ["installer", "ipxe"]
     assert sorted(os.listdir(roots["tftp"])) == ["grub", "pxelinux.cfg"]
+
+
+def test_file_replaced_with_same_size_and_mtime_is_restored(sot_copy, roots, tmp_path):
+    # Size and mtime alone would miss this (an rsync -t or cp -p of an edited copy): the inode differs.
+    state = str(tmp_path / "state.json")
+    _first, renderer = run(sot_copy, roots, state, inputs="digest-1")
+    script = os.path.join(roots["http"], "ipxe", "52:54:00:12:00:03.ipxe")
+    info = os.stat(script)
+    with open(script, "rb") as handle:
+        original = handle.read()
+    forged = script + ".forged"
+    with open(forged, "wb") as handle:
+        handle.write(original.replace(b"boot", b"exit"))
+    os.utime(forged, ns=(info.st_atime_ns, info.st_mtime_ns))
+    os.rename(forged, script)
+    assert os.stat(script).st_size == info.st_size and os.stat(script).st_mtime_ns == info.st_mtime_ns
+    result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=state, inputs="digest-1")
+    assert result.summary()["files"]["changed"] == ["http:ipxe/52:54:00:12:00:03.ipxe"]
+    assert result.units_rendered == 1
+    with open(script, "rb") as handle:
+        assert handle.read() == original
+
+
+def test_fast_path_prunes_strays_by_pattern_and_keeps_operator_files(sot_copy, roots, tmp_path):
+    state = str(tmp_path / "state.json")
+    _first, renderer = run(sot_copy, roots, state, inputs="digest-1")
+    built = []
+
+    def units():
+        built.append(True)
+        return renderer.units()
+    for path in ("pxelinux.cfg/default", "grub/grub.cfg"):  # the operator's: not ours, never pruned
+        with open(os.path.join(roots["tftp"], path), "w") as handle:
+            handle.write("operator's\n")
+    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-1")
+    assert not result.changed and not built
+    stray = os.path.join(roots["tftp"], "pxelinux.cfg", "01-aa-bb-cc-dd-ee-ff")
+    open(stray, "w").close()
+    os.mkdir(os.path.join(roots["http"], "installer", "gone"))
+    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-1")
+    assert result.summary()["files"]["removed"] == ["tftp:pxelinux.cfg/01-aa-bb-cc-dd-ee-ff"] and not built
+    assert not os.path.exists(stray) and not os.path.exists(os.path.join(roots["http"], "installer", "gone"))
+    assert os.path.exists(os.path.join(roots["tftp"], "pxelinux.cfg", "default"))
+
+
+def test_parallel_check_finds_every_stale_file(sot_copy, roots, tmp_path, monkeypatch):
+    monkeypatch.setattr(asset_sync, "PARALLEL_CHECK_FILES", 1)
+    state = str(tmp_path / "state.json")
+    _first, renderer = run(sot_copy, roots, state, inputs="digest-1")
+    before = snapshot(roots)
+    result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=state, inputs="digest-1", workers=2)
+    assert not result.changed and result.units_rendered == 0 and snapshot(roots) == before
+    # One file in each worker's half (the manifest is in unit order: boot.ipxe first, web1 last).
+    os.unlink(os.path.join(roots["http"], "ipxe", "boot.ipxe"))
+    with open(os.path.join(roots["http"], "installer", "web1", "user-data"), "a") as handle:
+        handle.write("# edited\n")
+    result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=state, inputs="digest-1", workers=2)
+    assert result.summary()["files"] == {"added": ["http:ipxe/boot.ipxe"], "changed": ["http:installer/web1/user-data"],
+                                         "removed": []}
+    assert result.units_rendered == 2
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json\n", b"truncated"])
+def test_damaged_manifest_only_makes_the_run_slower(sot_copy, roots, tmp_path, damage):
+    state = tmp_path / "state.json"
+    _first, renderer = run(sot_copy, roots, str(state), inputs="digest-1")
+    before = snapshot(roots)
+    state.write_bytes(state.read_bytes()[:-7] if damage == b"truncated" else damage)
+    result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=str(state), inputs="digest-1")
+    assert not result.changed and result.units_rendered == 5 and snapshot(roots) == before
+    result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=str(state), inputs="digest-1")
+    assert not result.changed and result.units_rendered == 0   # the manifest was written again
