@@ -45,7 +45,10 @@ IMAGE_BUILD = os.path.join(REPO, "tests", "images", "build.sh")
 CHASSIS_CONTROL = os.path.join(HERE, "chassis_control.py")
 FRR_DIR = "/usr/lib/frr"
 FRR_DAEMONS = ("zebra", "bgpd", "bfdd")
-OVMF = "/usr/share/ovmf/OVMF.fd"
+# Code and a per-VM copy of the variable store: a real machine keeps its UEFI variables, among them
+# the DHCPv6 DUID its firmware generates once (without them it is a new DHCPv6 client at every boot).
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS.fd"
 BMC_EMU = """mc_setbmc 0x20
 mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
 sel_enable 0x20 1000 0x0a
@@ -202,7 +205,7 @@ class Lab:
     def check_tools(self):
         missing = [tool for tool in ("ip", "podman", "ipmi_sim", "qemu-system-x86_64", "dhcrelay", "vtysh")
                    if not shutil.which(tool)]
-        missing += [path for path in [OVMF] + [os.path.join(FRR_DIR, d) for d in FRR_DAEMONS] if not os.path.exists(path)]
+        missing += [path for path in [OVMF_CODE, OVMF_VARS] + [os.path.join(FRR_DIR, d) for d in FRR_DAEMONS] if not os.path.exists(path)]
         if missing:
             raise LabError("missing on this host: %s (apt-get install frr isc-dhcp-relay openipmi qemu-system-x86 "
                            "ovmf ipxe podman)" % ", ".join(missing))
@@ -442,7 +445,9 @@ class Lab:
             # SeaBIOS + the NIC's own iPXE ROM (qemu's efi-e1000.rom): its DHCP is already iPXE's.
             return argv + ["-m", "128", "-boot", "n", "-device", "e1000,netdev=n0,mac=%s" % machine.mac]
         # OVMF with no NIC ROM: the firmware's own network stack boots, as on real hardware.
-        argv += ["-m", "256", "-bios", OVMF, "-device", "virtio-net-pci,netdev=n0,mac=%s,romfile=,bootindex=1" % machine.mac]
+        argv += ["-m", "256", "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+                 "-drive", "if=pflash,format=raw,file=" + os.path.join(mdir, "OVMF_VARS.fd"),
+                 "-device", "virtio-net-pci,netdev=n0,mac=%s,romfile=,bootindex=1" % machine.mac]
         if network.ipv4 is None:
             argv += ["-fw_cfg", "name=opt/org.tianocore/IPv4Support,string=no"]
         if machine.firmware == "uefi-http":
@@ -456,6 +461,8 @@ class Lab:
         for index, machine in enumerate(fleet.machines):
             mdir = os.path.join(self.dir, "machines", machine.name)
             os.makedirs(mdir, exist_ok=True)
+            if machine.firmware != "bios" and not os.path.exists(os.path.join(mdir, "OVMF_VARS.fd")):
+                shutil.copyfile(OVMF_VARS, os.path.join(mdir, "OVMF_VARS.fd"))
             with open(os.path.join(mdir, "vm.json"), "w") as out:
                 json.dump({"netns": self.tor, "argv": self.vm_argv(fleet, index, machine)}, out, indent=1)
             name = "bmc-" + machine.name

@@ -24,7 +24,7 @@ LAB = os.path.join(REPO, "lab", "netboot_lab.py")
 def _missing():
     tools = ["podman", "ipmi_sim", "qemu-system-x86_64", "dhcrelay", "vtysh"]
     absent = [tool for tool in tools if shutil.which(tool) is None]
-    absent += [path for path in ("/usr/lib/frr/bgpd", "/usr/share/ovmf/OVMF.fd", "/usr/lib/ipxe/snponly.efi")
+    absent += [path for path in ("/usr/lib/frr/bgpd", "/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd", "/usr/lib/ipxe/snponly.efi")
                if not os.path.exists(path)]
     return absent
 
