@@ -38,6 +38,9 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "collections"))
 from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model  # noqa: E402
 
+# The BMCs' chassis control (beside this script) and the lab tell a PID from its reuse the same way.
+from chassis_control import process_start_time  # noqa: E402
+
 STATE_ROOT = os.environ.get("NBF_WORK", "/var/tmp/netboot-fleet")
 IMAGE = os.environ.get("NBF_IMAGE", "localhost/netboot-fleet-debian12:latest")
 PODMAN_ENV = os.path.join(REPO, "tests", "images", "podman-env.sh")
@@ -75,16 +78,6 @@ def run(argv, check=True, capture=False, env=None):
 
 class LabError(Exception):
     pass
-
-
-def process_start_time(pid):
-    """Field 22 of /proc/<pid>/stat; None if the process is gone or a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def podman_environment():
