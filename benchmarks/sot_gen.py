@@ -6,6 +6,7 @@ racks (the /26s of 198.51.100.0/24) are dual-stack; 192.0.2.0/24 holds the DHCP 
 203.0.113.0/24 the anycast address. BMCs get IPv6 addresses in 2001:db8:b::/48.
 
     python benchmarks/sot_gen.py --machines 100000 --out /tmp/sot.json
+    python benchmarks/sot_gen.py --machines 100000 --by-rack --out /tmp/sot.d
 """
 
 import argparse
@@ -80,14 +81,41 @@ def write_sot(path, machines=100000, rack_size=40, dual_stack_racks=2):
     return path
 
 
+def split_by_rack(data):
+    """{relative file name: content}: the shared records in common.json, each rack's network and machines
+    in racks/<network>.json - the layout of a SoT that is edited (or exported) one rack at a time."""
+    files = {"common.json": {key: data[key] for key in ("fabric", "dhcp_nodes", "profiles")}}
+    racks = {network["name"]: {"networks": [network], "machines": []} for network in data["networks"]}
+    for machine in data["machines"]:
+        racks[machine["network"]]["machines"].append(machine)
+    files.update(("racks/%s.json" % name, rack) for name, rack in racks.items())
+    return files
+
+
+def write_sot_tree(directory, data, only=None):
+    """Write split_by_rack(data) below directory (only the files named in only, when given); return directory."""
+    for name, content in split_by_rack(data).items():
+        if only is not None and name not in only:
+            continue
+        path = os.path.join(directory, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(content, handle, separators=(",", ":"))
+    return directory
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--machines", type=int, default=100000)
     parser.add_argument("--rack-size", type=int, default=40)
     parser.add_argument("--dual-stack-racks", type=int, default=2)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--by-rack", action="store_true", help="write a directory: common.json + racks/<rack>.json")
     args = parser.parse_args()
-    print(write_sot(args.out, args.machines, args.rack_size, args.dual_stack_racks))
+    if args.by_rack:
+        print(write_sot_tree(args.out, generate(args.machines, args.rack_size, args.dual_stack_racks)))
+    else:
+        print(write_sot(args.out, args.machines, args.rack_size, args.dual_stack_racks))
 
 
 if __name__ == "__main__":

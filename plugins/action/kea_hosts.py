@@ -6,20 +6,29 @@
 The SoT lives on the controller; the module runs wherever the database is reachable (often the
 database host itself, over its Unix socket). The reservations are the ones the json mode puts in
 each subnet (kea.render with the same SoT), so both modes serve the same answers.
+
+Fast path: sot_cache keeps the SoT as the last successful sync of this database saw it, with the
+fingerprint of the host tables that sync left. When only machines changed since, only their subnets
+are rendered and shipped, and the module reads and writes only those, provided the tables still
+have that fingerprint; otherwise (or without a cache) every subnet is rendered and shipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netboot.fleet.plugins.module_utils import kea, kea_hostsdb, sot
+from ansible_collections.netboot.fleet.plugins.module_utils import kea, kea_hostsdb, sot, sot_cache
 
 FAMILIES = ("dhcp4", "dhcp6")
-ACTION_ONLY = ("sot",)
+ACTION_ONLY = ("sot", "cache_dir")
+DEFAULT_CACHE_DIR = "~/.cache/netboot.fleet"
 
 
 class ActionModule(ActionBase):
@@ -34,40 +43,81 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("families must be a non-empty list of %s, got %r" % (", ".join(FAMILIES), families))
         if not args.get("sot"):
             raise AnsibleActionFail("sot is required: the source of truth (file or directory) on the controller")
-        if "src" in args:
-            raise AnsibleActionFail("src is set by the action plugin itself; use sot")
+        for internal in ("src", "only_subnets_since"):
+            if internal in args:
+                raise AnsibleActionFail("%s is set by the action plugin itself" % internal)
 
+        timing = {}
         start = time.monotonic()
         path = self._loader.path_dwim(args["sot"])
+        cache_file = self._cache_file(args, families, path, task_vars)
         try:
-            loaded = sot.load(path)
-            load_seconds = time.monotonic() - start
-            start = time.monotonic()
-            # Reservations do not depend on server settings: the default Settings render the same ones.
-            reservations = {family: kea_hostsdb.reservations_from_config(kea.render(loaded, family))
-                            for family in families}
-        except (sot.SotError, kea.KeaRenderError) as exc:
-            # Nothing is written: the error names file, record and field.
-            raise AnsibleActionFail(str(exc))
-        text = json.dumps(reservations, sort_keys=True, separators=(",", ":"))
-        render_seconds = time.monotonic() - start
+            loaded = sot_cache.load(path, cache_file)
+        except sot.SotError as exc:
+            raise AnsibleActionFail(str(exc))  # nothing is written: the error names file, record and field
+        timing["load_sot"] = time.monotonic() - start
 
+        outcome, fallback = None, None
+        fingerprint = loaded.extra.get("fingerprint") if loaded.changed is not None else None
+        if boolean(args.get("full", False), strict=False):
+            fallback = "full=true: every row is compared"
+        elif fingerprint is None:
+            fallback = "no cache of a successful sync of this database from this controller, or more than machines " \
+                       "changed in the SoT since"
+        else:
+            start = time.monotonic()
+            networks = {machine.network for machine in (*loaded.before.values(), *loaded.after.values())}
+            records = [loaded.network(name) for name in sorted(networks)]
+            machines = loaded.machines_in(networks)
+            reservations = {family: kea.reservations(records, machines, family) for family in families}
+            timing["render"] = time.monotonic() - start
+            outcome = self._sync(reservations, args, families, task_vars, timing, only_subnets_since=fingerprint)
+            if outcome.get("failed") and outcome.get("stale"):
+                fallback, outcome = outcome["msg"], None
+        if outcome is None:
+            start = time.monotonic()
+            try:
+                # Reservations do not depend on server settings: the default Settings render the same ones.
+                reservations = {family: kea_hostsdb.reservations_from_config(kea.render(loaded.sot, family))
+                                for family in families}
+            except kea.KeaRenderError as exc:
+                raise AnsibleActionFail(str(exc))
+            timing["render"] = time.monotonic() - start
+            outcome = self._sync(reservations, args, families, task_vars, timing)
+            outcome["fallback"] = fallback
+
+        if not outcome.get("failed") and not self._task.check_mode:
+            start = time.monotonic()
+            loaded.save(cache_file, {"fingerprint": outcome["fingerprint"]})
+            timing["save_cache"] = time.monotonic() - start
+        if isinstance(outcome.get("timing"), dict):
+            outcome["timing"].update((step, round(seconds, 3)) for step, seconds in timing.items())
+        result.update(outcome)
+        return result
+
+    def _sync(self, reservations, args, families, task_vars, timing, only_subnets_since=None):
         start = time.monotonic()
+        text = json.dumps(reservations, sort_keys=True, separators=(",", ":"))
         tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
         remote_src = self._connection._shell.join_path(tmpdir, "kea-hosts.json")
         self._transfer_data(remote_src, text)
         self._fixup_perms2((tmpdir, remote_src))
-        transfer_seconds = time.monotonic() - start
+        timing["transfer"] = time.monotonic() - start
 
         module_args = {key: value for key, value in args.items() if key not in ACTION_ONLY}
-        module_args["src"] = remote_src
-        module_args["families"] = families
+        module_args.update(src=remote_src, families=families)
+        if only_subnets_since is not None:
+            module_args["only_subnets_since"] = only_subnets_since
         try:
-            result.update(self._execute_module(module_name="netboot.fleet.kea_hosts", module_args=module_args,
-                                               task_vars=task_vars))
+            return self._execute_module(module_name="netboot.fleet.kea_hosts", module_args=module_args,
+                                        task_vars=task_vars)
         finally:
             self._remove_tmp_path(tmpdir)
-        if isinstance(result.get("timing"), dict):
-            result["timing"].update(load_sot=round(load_seconds, 3), render=round(render_seconds, 3),
-                                    transfer=round(transfer_seconds, 3))
-        return result
+
+    def _cache_file(self, args, families, path, task_vars):
+        """One cache per SoT, database (as the host the module runs on reaches it) and families."""
+        database = [task_vars.get("inventory_hostname"), self._task.delegate_to, args.get("db_host"),
+                    args.get("db_port", 5432), args.get("db_name", "kea")]
+        key = json.dumps([os.path.abspath(path), database, sorted(families)], default=str)
+        directory = os.path.expanduser(args.get("cache_dir") or DEFAULT_CACHE_DIR)
+        return os.path.join(directory, "kea_hosts-%s.cache" % hashlib.sha256(key.encode()).hexdigest()[:32])

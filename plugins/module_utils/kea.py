@@ -246,7 +246,7 @@ def render_dhcp4(sot, settings: Settings | None = None) -> dict:
     settings = settings or Settings()
     networks = [network for network in sot.networks if network.ipv4 is not None]
     ids = _subnet_ids(networks, "ipv4")
-    by_network = _machines_by_network(sot, "ipv4")
+    by_network = _machines_by_network(sot.machines, "ipv4")
     subnets = [_subnet4(network, ids[network.name], by_network.get(network.name, ())) for network in networks]
     config = _server4(sot.fabric, settings)
     _set_classes(config, _client_classes4(sot.fabric, settings))
@@ -261,7 +261,7 @@ def render_dhcp6(sot, settings: Settings | None = None) -> dict:
     settings = settings or Settings()
     networks = [network for network in sot.networks if network.ipv6 is not None]
     ids = _subnet_ids(networks, "ipv6")
-    by_network = _machines_by_network(sot, "ipv6")
+    by_network = _machines_by_network(sot.machines, "ipv6")
     subnets = [_subnet6(network, ids[network.name], by_network.get(network.name, ())) for network in networks]
     config = _server6(sot, settings)
     _set_classes(config, _client_classes6(sot.fabric, settings))
@@ -305,9 +305,19 @@ def _subnet_ids(networks, family) -> dict:
     return ids
 
 
-def _machines_by_network(sot, family) -> dict:
+def reservations(networks, machines, family: str) -> dict:
+    """{subnet id (text): [reservation]} of these networks, exactly as render() lists them in each subnet,
+    [] for a subnet without any; a network without a prefix of the family is left out. machines: at least
+    every machine of these networks. For a sync of a few networks: render() builds every subnet."""
+    key, build = ("ipv4", _reservations4) if family == "dhcp4" else ("ipv6", _reservations6)
+    by_network = _machines_by_network(machines, key)
+    return {str(subnet_id(getattr(network, key).prefix)): build(by_network.get(network.name, ()))
+            for network in networks if getattr(network, key) is not None}
+
+
+def _machines_by_network(machines, family) -> dict:
     grouped = {}
-    for machine in sot.machines:
+    for machine in machines:
         if getattr(machine, family) is not None:
             grouped.setdefault(machine.network, []).append(machine)
     return grouped
@@ -335,7 +345,7 @@ def _subnet4(network, ident, machines) -> dict:
         options.append({"name": "domain-name-servers", "data": ", ".join(dns)})
     if network.domain:
         options.append({"name": "domain-name", "data": network.domain})
-    reservations = sorted((_reservation4(machine) for machine in machines), key=lambda r: r["hw-address"])
+    reservations = _reservations4(machines)
     return {
         "id": ident,
         "subnet": subnet.prefix,
@@ -347,6 +357,10 @@ def _subnet4(network, ident, machines) -> dict:
         "reservations-out-of-pool": _out_of_pool(subnet, [r["ip-address"] for r in reservations]),
         "user-context": {"network": network.name},
     }
+
+
+def _reservations4(machines) -> list:
+    return sorted((_reservation4(machine) for machine in machines), key=lambda r: r["hw-address"])
 
 
 def _reservation4(machine) -> dict:
@@ -361,8 +375,7 @@ def _subnet6(network, ident, machines) -> dict:
         options.append({"name": "dns-servers", "data": ", ".join(dns)})
     if network.domain:
         options.append({"name": "domain-search", "data": network.domain})
-    reservations = sorted((_reservation6(machine) for machine in machines),
-                          key=lambda r: r.get("duid", r.get("hw-address")))
+    reservations = _reservations6(machines)
     return {
         "id": ident,
         "subnet": subnet.prefix,
@@ -373,6 +386,10 @@ def _subnet6(network, ident, machines) -> dict:
         "reservations-out-of-pool": _out_of_pool(subnet, [r["ip-addresses"][0] for r in reservations]),
         "user-context": {"network": network.name},
     }
+
+
+def _reservations6(machines) -> list:
+    return sorted((_reservation6(machine) for machine in machines), key=lambda r: r.get("duid", r.get("hw-address")))
 
 
 def _reservation6(machine) -> dict:

@@ -86,6 +86,11 @@ class SchemaError(HostsDbError):
     """The database has no Kea schema, or one this code does not know."""
 
 
+class StaleSyncError(HostsDbError):
+    """A sync of some subnets was asked for, but the host tables are no longer as the sync it builds on
+    left them: only a sync of every subnet can tell what they hold."""
+
+
 # --------------------------------------------------------------------------
 # Reservations (kea.py's json mode) -> Host records
 # --------------------------------------------------------------------------
@@ -439,14 +444,18 @@ class HostsDatabase:
         return " ".join("%s:%s" % pair for pair in zip(tables, cursor.fetchone()))
 
     def sync(self, reservations: dict, families=("dhcp4", "dhcp6"), check_mode=False, previous=None, timing=None,
-             before_commit=None) -> dict:
+             before_commit=None, only_subnets_since=None) -> dict:
         """Make the host tables hold exactly these reservations, in one transaction.
 
         reservations: {family: {subnet id: [reservation dicts as kea.py renders them]}}.
         previous: the state this method returned last time (or None). When the tables are
         still as that sync left them (same fingerprint), only the reservations that differ
         from the previous input are looked up and written ("incremental"); otherwise every
-        row is read and compared ("full"). Returns {"changes", "desired", "mode", "state"}.
+        row is read and compared ("full").
+        only_subnets_since: a fingerprint; reservations then holds only some subnets (an empty
+        list empties one), and only those subnets' rows are read and written ("subnets"), provided
+        the tables still have that fingerprint, else StaleSyncError.
+        Returns {"changes", "desired", "mode", "state"}.
 
         The host tables are locked against other writers (not against Kea's reads) for the
         transaction, so two syncs never interleave. before_commit: a hook for tests."""
@@ -466,7 +475,16 @@ class HostsDatabase:
                     step = "reading the hosts"
                     start = time.monotonic()
                     fingerprint = self.fingerprint(cursor)
-                    if previous and previous.get("fingerprint") == fingerprint and \
+                    if only_subnets_since is not None:
+                        if fingerprint != only_subnets_since:
+                            raise StaleSyncError("the host tables of %s changed since the last sync from this "
+                                                 "controller" % self.where)
+                        mode = "subnets"
+                        wanted = keyed_reservations(reservations, families)
+                        desired = hosts_for(wanted, wanted)
+                        current = self.read(cursor, subnets={family: [int(subnet) for subnet in reservations.get(family)
+                                                                      or ()] for family in families})
+                    elif previous and previous.get("fingerprint") == fingerprint and \
                             previous.get("database") == self.where and tuple(previous.get("families", ())) == families:
                         mode = "incremental"
                         now, before = _changed_subnets(reservations, previous.get("reservations") or {}, families)
@@ -509,11 +527,16 @@ class HostsDatabase:
 
     @staticmethod
     @without_gc_pauses
-    def read(cursor, identifiers=None) -> dict:
+    def read(cursor, identifiers=None, subnets=None) -> dict:
         """{key: [(host_id, Host), ...]} of every row in the host tables (sorted by host_id), or
-        only of the hosts with one of these identifiers (bytes)."""
+        only of the hosts with one of these identifiers (bytes), or only of the hosts in these
+        subnets ({"dhcp4": [id], "dhcp6": [id]})."""
         addresses, options4, options6 = {}, {}, {}
-        if identifiers is None:
+        if subnets is not None:
+            scope = sql.SQL("host_id IN (SELECT host_id FROM hosts WHERE dhcp4_subnet_id = ANY(%s) "
+                            "OR dhcp6_subnet_id = ANY(%s))")
+            args = (subnets.get("dhcp4") or [], subnets.get("dhcp6") or [])
+        elif identifiers is None:
             scope, args = sql.SQL("host_id IS NOT NULL"), ()
         else:
             scope = sql.SQL("host_id IN (SELECT host_id FROM hosts WHERE dhcp_identifier = ANY(%s))")

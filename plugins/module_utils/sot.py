@@ -901,16 +901,14 @@ def _cross_checks(fabric, nodes, machines, networks, problems):
     _unique(machines, lambda m: m.ipv6, "ipv6", "address", problems, seen=seen)
 
 
-def _may_clash(fabric, nodes, machines, networks):
+def _may_clash(fabric, nodes, of_machines, networks):
     """Whether _cross_checks could report anything: set sizes, all in C. Only then is it run, for its
-    exact report (it needs a _Where per machine). nodes: (record, where); networks: _ParsedNetwork."""
+    exact report (it needs a _Where per machine). nodes: (record, where); of_machines: see
+    Validated.may_clash; networks: _ParsedNetwork."""
     def repeats(values):
         """values: a list; None (an unset field) is not a value."""
         unset = values.count(None)
         return len(set(values)) - (unset > 0) != len(values) - unset
-
-    def of_machines(*names):
-        return list(map(attrgetter(*names), machines))
 
     if (repeats([node.name for node, _where in nodes] + of_machines("name")) or repeats(of_machines("mac"))
             or repeats(of_machines("duid"))
@@ -952,10 +950,11 @@ class _ParsedNetwork:
 def load(path: str) -> Sot:
     """Load and validate the SoT at path (file or directory). Raises SotError listing every problem."""
     with cyclic_gc_paused():
-        return _load(path)
+        return validate(path, read_sources(path)).sot()
 
 
-def _load(path):
+def read_sources(path: str) -> list:
+    """[read_source(file)] of every file the SoT at path stands for."""
     if not (HAS_NETADDR and HAS_YAML):
         raise ImportError("netboot.fleet needs the Python libraries netaddr and PyYAML (pip install netaddr pyyaml)")
     if not os.path.exists(path):
@@ -963,14 +962,79 @@ def _load(path):
     files = source_files(path)
     if not files:
         raise SotError([Problem(path, "source", "", "holds no .yml, .yaml or .json file")])
+    return [read_source(source) for source in files]
 
+
+def read_source(source: str) -> tuple:
+    """(file, os.stat_result taken before reading or None, parsed content or None, [Problem] of reading)."""
+    try:
+        info = os.stat(source)
+    except OSError:
+        info = None
+    problems = []
+    return source, info, _read(source, problems), problems
+
+
+@dataclass(slots=True)
+class Validated:
+    """A validated SoT with what validating it established (parsed networks, names declared), so that
+    sot_cache can validate a changed file's machines again without the other files.
+    machines: {file: [Machine]} in file order."""
+    path: str
+    files: list
+    fabric: Fabric
+    nodes: list
+    networks: dict
+    profiles: list
+    declared_networks: dict
+    profile_names: frozenset
+    machines: dict
+
+    def sot(self) -> Sot:
+        by_name = attrgetter("name")
+        return Sot(
+            fabric=self.fabric,
+            dhcp_nodes=tuple(sorted((node for node, _where in self.nodes), key=by_name)),
+            networks=tuple(sorted((parsed.record for parsed in self.networks.values()), key=by_name)),
+            profiles=tuple(sorted(self.profiles, key=by_name)),
+            machines=tuple(sorted((machine for machines in self.machines.values() for machine in machines),
+                                  key=by_name)),
+            sources=tuple(self.files),
+        )
+
+    def machines_of(self, source: str, raws: list) -> list:
+        """[Machine] of one file's raw machine records, checked against this SoT's networks and profiles but
+        not against the other machines (see may_clash). Raises SotError."""
+        problems = []
+        machines, _with_where = _machines([(source, raws)], self.declared_networks, self.networks,
+                                          self.profile_names, problems)
+        if problems:
+            raise SotError(problems)
+        return machines
+
+    def may_clash(self, column) -> bool:
+        """Whether a name, MAC, DUID, BMC or address may be used twice among these nodes and networks and
+        the machines given by column: column(*fields) -> [value(s) of every machine], fields named as for
+        attrgetter ("bmc.address")."""
+        return _may_clash(self.fabric, self.nodes, column, self.networks.values())
+
+
+def machine_columns(machines):
+    """Validated.may_clash's column function for a list of Machine."""
+    def column(*names):
+        return list(map(attrgetter(*names), machines))
+    return column
+
+
+def validate(path: str, contents: list) -> Validated:
+    """contents: read_sources(path). Raises SotError listing every problem."""
     problems = []
     fabric_where = None
     raws = {"dhcp_nodes": [], "networks": []}
     machine_lists = []  # (source, raw machines): no per-record _Where unless a machine has a problem
     profile_raws = {}
-    for source in files:
-        data = _read(source, problems)
+    for source, _info, data, reading in contents:
+        problems.extend(reading)
         if data is None:
             continue
         data = _Checker(problems, _Where(source, "file", None, None)).fields(data, "top")
@@ -1025,19 +1089,17 @@ def _load(path):
     declared_networks.update(networks)
     machines, machines_with_where = _machines(machine_lists, declared_networks, networks, profile_raws, problems)
 
-    if _may_clash(fabric, nodes, machines, networks.values()):
+    if _may_clash(fabric, nodes, machine_columns(machines), networks.values()):
         _cross_checks(fabric, nodes, machines_with_where(), list(networks.values()), problems)
     if problems:
         raise SotError(problems)
-    by_name = attrgetter("name")
-    return Sot(
-        fabric=fabric,
-        dhcp_nodes=tuple(sorted((node for node, _where in nodes), key=by_name)),
-        networks=tuple(sorted((parsed.record for parsed in networks.values()), key=by_name)),
-        profiles=tuple(sorted(profiles, key=by_name)),
-        machines=tuple(sorted(machines, key=by_name)),
-        sources=tuple(files),
-    )
+    # No machine was rejected: the valid ones are every file's records, in order.
+    by_file, start = {}, 0
+    for source, file_raws in machine_lists:
+        by_file[source] = machines[start:start + len(file_raws)]
+        start += len(file_raws)
+    return Validated(path, [content[0] for content in contents], fabric, nodes, networks, profiles,
+                     declared_networks, frozenset(profile_raws), by_file)
 
 
 def summary(fleet: Sot) -> dict:

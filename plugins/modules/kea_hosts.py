@@ -18,9 +18,14 @@ description:
     a committed change is served at once, without a reload or restart.
   - Checks Kea's C(schema_version) first and refuses schema versions it does not know. Supported - 13 (Kea 2.2,
     Debian 12).
-  - With O(state_file), a later run compares its input with the previous run's and looks up only the
-    reservations that differ, as long as the tables are exactly as that run left them (a fingerprint of
-    row counts and row versions); otherwise, or with O(full=true), every row is read and compared.
+  - "Fast path: the controller keeps, in O(cache_dir), the SoT as the last successful sync of this database
+    saw it and the tables' fingerprint (row counts and row versions) that sync left. When only machines
+    changed since (a SoT file read again only when its size, times or inode changed), only their subnets are
+    rendered, shipped, read and written. If the tables no longer have that fingerprint (someone else wrote
+    them), the module falls back to a sync of every subnet in the same task."
+  - With O(state_file), a sync of every subnet compares its input with the previous run's and looks up only
+    the reservations that differ, as long as the tables are exactly as that run left them; otherwise, or with
+    O(full=true), every row is read and compared.
   - The source of truth owns the host rows of the synced O(families) and the subnet-less global rows (which the
     rendered configurations never use); rows there that do not come from it are deleted.
 author:
@@ -61,6 +66,17 @@ options:
     description:
       - Internal, set by the action plugin - the rendered reservations on the managed node. Do not set it yourself.
     type: path
+  only_subnets_since:
+    description:
+      - Internal, set by the action plugin - O(src) holds only some subnets, to be synced if the tables still
+        have this fingerprint. Do not set it yourself.
+    type: str
+  cache_dir:
+    description:
+      - Directory on the controller for the fast path's cache (see the description); one file per SoT, database
+        and families, readable by its owner only. Consumed by the action plugin.
+    type: path
+    default: ~/.cache/netboot.fleet
   db_name:
     description: Database name.
     type: str
@@ -108,7 +124,7 @@ options:
         incremental syncs. Written only after a commit, mode 0600. Unset, every run compares every row.
     type: path
   full:
-    description: Compare every row even when O(state_file) would allow an incremental sync.
+    description: Compare every row even when the fast path (O(cache_dir)) or O(state_file) would allow a shorter sync.
     type: bool
     default: false
 notes:
@@ -154,9 +170,22 @@ summary:
     deleted: {count: 0, sample: []}
     unchanged: 5
 mode:
-  description: V(incremental) (only what differs from the previous run was looked up) or V(full) (every row compared).
+  description:
+    - V(subnets) (fast path - only the subnets of the machines that changed were read and written), V(incremental)
+      (every subnet shipped, only what differs from the previous run looked up) or V(full) (every row compared).
+    - With V(subnets), RV(counts) covers the synced subnets only.
   returned: success
   type: str
+fingerprint:
+  description: Row counts and row versions of the host tables after the sync (what the next fast path checks).
+  returned: success
+  type: str
+  sample: "hosts:100080/8123456 ipv6_reservations:100000/8123456 dhcp4_options:0/0 dhcp6_options:0/0"
+fallback:
+  description: Why the fast path was not taken, or was given up for a sync of every subnet.
+  returned: when the cache could not be used
+  type: str
+  sample: no cache of a previous sync of this database from this controller
 schema_version:
   description: Kea's schema version of the database, as C(major.minor).
   returned: success
@@ -225,6 +254,8 @@ def main():
             lock_timeout=dict(type="float", default=10),
             state_file=dict(type="path"),
             full=dict(type="bool", default=False),
+            only_subnets_since=dict(type="str"),
+            cache_dir=dict(type="path", default="~/.cache/netboot.fleet"),
         ),
         supports_check_mode=True,
     )
@@ -238,7 +269,9 @@ def main():
     start = time.monotonic()
     with open(params["src"]) as handle:
         reservations = json.load(handle)
-    previous = None if params["full"] or not params["state_file"] else _read_state(params["state_file"])
+    # A sync of some subnets needs no previous input (and reading 100,000 reservations would cost more than it).
+    previous = None if params["full"] or params["only_subnets_since"] or not params["state_file"] \
+        else _read_state(params["state_file"])
     timing["input"] = round(time.monotonic() - start, 3)
 
     connection = kea_hostsdb.connect_params(
@@ -251,10 +284,10 @@ def main():
             timing["connect"] = round(time.monotonic() - database_start, 3)
             version = database.schema_version()
             outcome = database.sync(reservations, families=params["families"], check_mode=module.check_mode,
-                                    previous=previous, timing=timing)
+                                    previous=previous, timing=timing, only_subnets_since=params["only_subnets_since"])
     except kea_hostsdb.HostsDbError as exc:
         timing["database"] = round(time.monotonic() - database_start, 3)
-        module.fail_json(msg=str(exc), timing=timing)
+        module.fail_json(msg=str(exc), timing=timing, stale=isinstance(exc, kea_hostsdb.StaleSyncError))
     timing["database"] = round(time.monotonic() - database_start, 3)
 
     changes = outcome["changes"]
@@ -262,10 +295,12 @@ def main():
     counts = kea_hostsdb.counts(changes, outcome["desired"])
     changed = bool(counts["inserted"] or counts["updated"] or counts["deleted"])
     result = dict(changed=changed, counts=counts, summary=summary, mode=outcome["mode"],
-                  schema_version="%d.%d" % version, timing=timing)
+                  schema_version="%d.%d" % version, timing=timing, fingerprint=outcome["state"]["fingerprint"])
     if module._diff:
         result["diff"] = {"prepared": kea_hostsdb.render_text(summary)}
-    if params["state_file"] and not module.check_mode:
+    # A sync of some subnets leaves the state file behind: its fingerprint no longer matches, so the next
+    # sync of every subnet compares every row (writing 100,000 reservations here would undo the fast path).
+    if params["state_file"] and not module.check_mode and outcome["mode"] != "subnets":
         try:
             _write_state(params["state_file"], outcome["state"])
         except OSError as exc:

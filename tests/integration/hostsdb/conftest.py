@@ -78,9 +78,10 @@ class HostsLab:
         returncode, output, _seconds = hostsdb_lab.ansible_playbook(self.dir, hostsdb_lab.CONFIG_TASK, extra)
         return returncode, output, self._result("config-result.json")
 
-    def sync(self, sot_path, check=False, state_file=True):
+    def sync(self, sot_path, check=False, state_file=True, full=False):
         extra = {"sot_path": str(sot_path), "db_host": self.cluster.socket_dir, "db_port": self.cluster.port,
-                 "sync_password": self.passwords["sync"], "result_file": os.path.join(self.dir, "sync-result.json")}
+                 "sync_password": self.passwords["sync"], "result_file": os.path.join(self.dir, "sync-result.json"),
+                 "cache_dir": os.path.join(self.dir, "cache"), "full": full}
         if state_file:
             extra["state_file"] = os.path.join(self.dir, "kea_hosts.state.json")
         returncode, output, _seconds = hostsdb_lab.ansible_playbook(self.dir, hostsdb_lab.SYNC_TASK, extra, check=check)

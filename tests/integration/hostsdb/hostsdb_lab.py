@@ -170,6 +170,8 @@ SYNC_TASK = """\
         db_user: kea_sync
         db_password: "{{ sync_password }}"
         state_file: "{{ state_file | default(omit) }}"
+        cache_dir: "{{ cache_dir | default(omit) }}"
+        full: "{{ full | default(false) }}"
       register: synced
     - name: Keep the result for the caller
       check_mode: false

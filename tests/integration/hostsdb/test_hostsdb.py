@@ -13,6 +13,7 @@ import yaml
 
 import kea_lab
 from ansible_collections.netboot.fleet.plugins.module_utils import bgp, dhcp_probe, kea_hostsdb
+from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model
 from test_kea_dhcp import FIRMWARE4, FIRMWARE6  # the Kea issue's client expectations, reused as they are
 
 MAC_FROM_RELAY_PEER = "fe80::1234:5678:9abc:def0"
@@ -199,12 +200,13 @@ def test_add_change_remove_is_one_transaction_served_without_restart(lab, sot_co
 
         after = snapshot(lab)
         returncode, output, result = lab.sync(sot_copy)
-        assert returncode == 0, output
-        assert not result["changed"] and result["counts"]["unchanged"] == result["counts"]["desired"]
-        assert result["mode"] == "incremental"  # the first sync's recorded fingerprint still holds
+        assert (returncode, result["changed"], result["mode"]) == (0, False, "subnets"), output
+        assert result["counts"]["desired"] == 0  # nothing changed in the SoT: no subnet to look at
         assert snapshot(lab) == after  # a second sync writes nothing
-        returncode, output, result = lab.sync(sot_copy, state_file=False)
+        returncode, output, result = lab.sync(sot_copy, full=True)
         assert (returncode, result["changed"], result["mode"]) == (0, False, "full"), output
+        assert result["counts"]["unchanged"] == result["counts"]["desired"]
+        assert snapshot(lab) == after
     finally:
         returncode, output, _result = lab.sync(kea_lab.EMBEDDED_SOT)
         assert returncode == 0, output
@@ -217,8 +219,45 @@ def test_rows_written_outside_the_sync_are_repaired(lab):
     returncode, output, result = lab.sync(kea_lab.EMBEDDED_SOT)
     assert returncode == 0, output
     assert (result["mode"], result["counts"]["updated"]) == ("full", 2)
+    # The fast path was tried and given up: the tables were not as the last sync left them.
+    assert "changed since the last sync" in result["fallback"]
     machine = next(m for m in lab.sot.machines if m.name == "img-server1")
     assert _dora(lab.db_node, lab.sot, machine, arch=0)["hostname"] == "img-server1"
+
+
+def test_fast_path_syncs_only_the_subnets_of_changed_machines(lab, sot_copy):
+    """After a sync of everything, a SoT change that touches only machines reads and writes only their subnets."""
+    returncode, output, result = lab.sync(sot_copy)
+    assert returncode == 0, output
+    assert result["fallback"]  # no cache yet for this copy: every subnet was shipped
+    _edit_machines(sot_copy, add_change_remove)
+    try:
+        returncode, output, result = lab.sync(sot_copy)
+        assert returncode == 0, output
+        assert result["mode"] == "subnets" and not result.get("fallback")
+        assert {kind: result["counts"][kind] for kind in ("inserted", "updated", "deleted")} == \
+            {"inserted": 2, "updated": 1, "deleted": 2}
+        # Only the subnets of web1, img-server2 and web2 were shipped: rack12's IPv4 and IPv6 subnets.
+        in_rack12 = [m for m in sot_model.load(str(sot_copy)).machines if m.network == "rack12"]
+        assert result["counts"]["desired"] == sum(1 for m in in_rack12 if m.ipv4) + sum(1 for m in in_rack12 if m.ipv6)
+        ack = kea_lab.dora4(lab.db_node.topology.cli, "198.51.100.1", NEW_MACHINE["mac"], arch=7)
+        assert (ack["yiaddr"], ack["hostname"]) == ("198.51.100.13", "web2")
+        # Same tables as a sync of everything gives: a full compare afterwards finds nothing to do.
+        returncode, output, result = lab.sync(sot_copy, full=True, state_file=False)
+        assert (returncode, result["changed"], result["mode"]) == (0, False, "full"), output
+        # A network edited: more than machines changed, so every subnet is shipped again.
+        path = os.path.join(sot_copy, "networks.yml")
+        with open(path) as handle:
+            networks = yaml.safe_load(handle)
+        networks["networks"][0]["domain"] = "renamed.example.net"
+        with open(path, "w") as handle:
+            yaml.safe_dump(networks, handle)
+        returncode, output, result = lab.sync(sot_copy)
+        assert returncode == 0, output
+        assert result["mode"] in ("incremental", "full") and "more than machines" in result["fallback"]
+    finally:
+        returncode, output, _result = lab.sync(kea_lab.EMBEDDED_SOT, full=True)
+        assert returncode == 0, output
 
 
 # --------------------------------------------------------------------------

@@ -38,8 +38,8 @@ class FakeDatabase:
     def schema_version(self):
         return (13, 0)
 
-    def sync(self, reservations, families, check_mode, previous, timing):
-        FakeDatabase.calls.append(("sync", reservations, tuple(families), check_mode, previous))
+    def sync(self, reservations, families, check_mode, previous, timing, only_subnets_since):
+        FakeDatabase.calls.append(("sync", reservations, tuple(families), check_mode, previous, only_subnets_since))
         timing.update(read=0.001, diff=0.0)
         insert = list(kea_hostsdb.hosts_for(kea_hostsdb.keyed_reservations(reservations, families),
                                             kea_hostsdb.keyed_reservations(reservations, families)).values())
@@ -73,9 +73,9 @@ def test_sync_reports_counts_diff_and_keeps_a_private_state_file(module_args, ca
     assert result["counts"] == {"desired": 1, "inserted": 1, "updated": 0, "deleted": 0, "unchanged": 0}
     assert "+ host img-server1 (hw-address 52:54:00:12:00:01)" in result["diff"]["prepared"]
     assert {"input", "connect", "database", "read", "diff"} <= set(result["timing"])
-    (_init, params, _timeout), (_sync, _res, families, check, previous) = FakeDatabase.calls
+    (_init, params, _timeout), (_sync, _res, families, check, previous, since) = FakeDatabase.calls
     assert params["password"] == "s3cret" and params["user"] == "kea_sync" and params["dbname"] == "kea"
-    assert (families, check, previous) == (("dhcp4", "dhcp6"), False, None)
+    assert (families, check, previous, since) == (("dhcp4", "dhcp6"), False, None, None)
     assert "s3cret" not in json.dumps(result)
     state = module_args["state_file"]
     assert stat.S_IMODE(os.stat(state).st_mode) == 0o600
