@@ -18,6 +18,8 @@ description:
     default) holding its validated SoT record; optional fields that are not set are left out.
     Group C(all) gets C(netboot_sot_source), the absolute path of the source, so roles can render
     from the SoT instead of from hostvars.
+  - With ansible-core 2.19 or later, the strings in C(ansible_host) and the record carry the SoT file they
+    were read from as their origin, so messages about a value name that file rather than this configuration.
   - An invalid source of truth fails the inventory with the full validation report. Set
     C(any_unparsed_is_failed = true) in C(ansible.cfg) so that Ansible stops instead of warning.
   - Per-host Jinja (C(compose), C(groups), C(keyed_groups)) only runs when configured.
@@ -62,8 +64,19 @@ import os
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
+try:
+    # Internal to ansible-core 2.19+, as used by its own ini and script inventory plugins. Ansible copies every
+    # string a plugin sets and tags the copy with the configuration file as Origin, unless the string already has
+    # an Origin: then it keeps the object. So tagging here names the SoT file, and hosts share one object per value.
+    from ansible._internal._datatag._tags import Origin
+except ImportError:  # older ansible-core: plain strings, as Ansible expects there
+    Origin = None
+
 from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
+
+# The shape of a cached host (2: it names its SoT file): an entry written in another shape is rebuilt, not misread.
+_CACHE_FORMAT = 2
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -92,13 +105,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 cached = self._cache[cache_key]
             except KeyError:
                 cached = None
-        if cached and cached.get("stamp") == stamp:
+        if cached and cached.get("format") == _CACHE_FORMAT and cached.get("stamp") == stamp:
             hosts = cached["hosts"]
         else:
             hosts = _hosts(_load(source))
             if self.get_option("cache"):
                 hosts = list(hosts)
-                self._cache[cache_key] = {"stamp": stamp, "hosts": hosts}
+                self._cache[cache_key] = {"format": _CACHE_FORMAT, "stamp": stamp, "hosts": hosts}
         self._populate(hosts, source)
 
     def _populate(self, hosts, source):
@@ -107,13 +120,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         inventory.set_variable("all", "netboot_sot_source", source)
         constructed = bool(self.get_option("compose") or self.get_option("groups") or self.get_option("keyed_groups"))
         strict = self.get_option("strict")
-        known_groups = {"dhcp_nodes", "machines"}
-        for group in known_groups:
+        # In a fixed order, not a set's: --graph lists groups in the order they were added.
+        for group in ("dhcp_nodes", "machines"):
             inventory.add_group(group)
+        known_groups = {"dhcp_nodes", "machines"}
         networks = []
         # Bound once: every attribute of the inventory goes through Ansible's proxy object.
         add_host, add_child, set_variable = inventory.add_host, inventory.add_child, inventory.set_variable
-        for name, address, group, extra_groups, record in hosts:
+        tagged = _tagger()
+        for name, address, group, extra_groups, record, source_file in hosts:
             for new_group in (group, *extra_groups):
                 if new_group not in known_groups:
                     inventory.add_group(new_group)
@@ -123,6 +138,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             add_host(name, group=group)
             for extra_group in extra_groups:
                 add_child(extra_group, name)
+            address, record = tagged(address, source_file), tagged(record, source_file)
             set_variable(name, "ansible_host", address)
             set_variable(name, hostvar, record)
             if constructed:
@@ -144,19 +160,54 @@ def _load(source):
         raise AnsibleParserError(str(exc)) from None
 
 
+def _tagger():
+    """tagged(value, path): value with each string replaced by a copy tagged with Origin(path=path).
+
+    One tagged copy per distinct string and file, shared by every host (a rack, a profile, a firmware
+    name...; a machine's address in ansible_host and in its record): Ansible keeps these objects instead
+    of tagging a copy of each string of each host. Containers are copied, never changed (the cache holds them).
+    """
+    if Origin is None:
+        return lambda value, path: value
+    by_path = {}
+
+    def tagged(value, path):
+        try:
+            origin, strings = by_path[path]
+        except KeyError:
+            origin, strings = by_path[path] = Origin(path=path), {}
+        return _tag_strings(value, origin, strings)
+
+    return tagged
+
+
+def _tag_strings(value, origin, strings):
+    kind = type(value)
+    if kind is str:
+        shared = strings.get(value)
+        if shared is None:
+            shared = strings[value] = origin.tag(value)
+        return shared
+    if kind is dict:
+        return {key: _tag_strings(item, origin, strings) for key, item in value.items()}
+    if kind is list:
+        return [_tag_strings(item, origin, strings) for item in value]
+    return value
+
+
 def _hosts(fleet):
-    """(name, address, group, extra groups, record) for every host; group is "dhcp_nodes" or the network.
+    """(name, address, group, extra groups, record, source file) for every host; group is "dhcp_nodes" or the network.
 
     A generator: each record dict is made just before Ansible copies it into the inventory, so
     100,000 records are never held twice.
     """
     for node in fleet.dhcp_nodes:
-        yield node.name, node.address, "dhcp_nodes", [], node.as_dict()
+        yield node.name, node.address, "dhcp_nodes", [], node.as_dict(), node.source
     for machine in fleet.machines:
         extra_groups = ["profile_" + machine.profile]
         if machine.rack:
             extra_groups.append("rack_" + machine.rack)
-        yield machine.name, machine.address, machine.network, extra_groups, machine.as_dict()
+        yield machine.name, machine.address, machine.network, extra_groups, machine.as_dict(), machine.source
 
 
 def _stamp(source):

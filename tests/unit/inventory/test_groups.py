@@ -47,3 +47,14 @@ def test_limit_to_machines_reaches_every_machine(generated):
     result = ansible("ansible", "machines", "-i", str(generated[0] / "fleet.sot.yml"), "--list-hosts")
     assert result.returncode == 0, result.stderr
     assert sorted(result.stdout.split()[2:]) == sorted(machine.name for machine in generated[1].machines)
+
+
+def test_graph_is_the_same_whatever_the_hash_seed(generated, monkeypatch):
+    graphs = set()
+    for seed in ("1", "2", "3", "4"):
+        # String hashes, and so the order of a set of group names, change with the seed.
+        monkeypatch.setenv("PYTHONHASHSEED", seed)
+        result = ansible("ansible-inventory", "-i", str(generated[0] / "fleet.sot.yml"), "--graph")
+        assert result.returncode == 0, result.stderr
+        graphs.add(result.stdout)
+    assert len(graphs) == 1
