@@ -24,7 +24,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netboot.fleet.plugins.module_utils import kea, kea_hostsdb, sot, sot_cache
+from ansible_collections.netboot.fleet.plugins.module_utils import kea, sot, sot_cache
 
 FAMILIES = ("dhcp4", "dhcp6")
 ACTION_ONLY = ("sot", "cache_dir")
@@ -78,7 +78,7 @@ class ActionModule(ActionBase):
             start = time.monotonic()
             try:
                 # Reservations do not depend on server settings: the default Settings render the same ones.
-                reservations = {family: kea_hostsdb.reservations_from_config(kea.render(loaded.sot, family))
+                reservations = {family: kea.reservations_in(kea.render(loaded.sot, family))
                                 for family in families}
             except kea.KeaRenderError as exc:
                 raise AnsibleActionFail(str(exc))

@@ -315,6 +315,13 @@ def reservations(networks, machines, family: str) -> dict:
             for network in networks if getattr(network, key) is not None}
 
 
+def reservations_in(config: dict) -> dict:
+    """{subnet id (text): [reservation]} of a rendered config, for the subnets that have any."""
+    family_key = next(iter(config))
+    subnets = config[family_key].get("subnet4" if family_key == "Dhcp4" else "subnet6", ())
+    return {str(subnet["id"]): subnet.get("reservations", []) for subnet in subnets if subnet.get("reservations")}
+
+
 def _machines_by_network(machines, family) -> dict:
     grouped = {}
     for machine in machines:

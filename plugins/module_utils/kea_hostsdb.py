@@ -133,13 +133,6 @@ def hosts_from_config(config: dict) -> dict:
     return hosts
 
 
-def reservations_from_config(config: dict) -> dict:
-    """{subnet id (text): [reservation, ...]} of a rendered config: what the action plugin ships."""
-    family_key = next(iter(config))
-    subnets = config[family_key].get("subnet4" if family_key == "Dhcp4" else "subnet6", ())
-    return {str(subnet["id"]): subnet.get("reservations", []) for subnet in subnets if subnet.get("reservations")}
-
-
 @without_gc_pauses
 def keyed_reservations(reservations: dict, families) -> dict:
     """{key: (family, subnet id, reservation)} of {family: {subnet id: [reservation]}}. Cheap: no
@@ -382,6 +375,7 @@ class HostsDatabase:
         self.lock_timeout = lock_timeout
         self.where = "%s on %s" % (params.get("dbname"), params.get("host", "the default socket"))
         self.connection = None
+        self.has_change_counter = None  # looked up by the first fingerprint()
 
     def __enter__(self):
         try:
@@ -434,9 +428,17 @@ class HostsDatabase:
         return tuple(row)
 
     def fingerprint(self, cursor) -> str:
-        """Changes whenever any row of the host tables is inserted, updated or deleted: row
-        counts and the sum of the rows' xmin (the id of the transaction that wrote each row).
-        One scan per table on the server, nothing but one short text to the client."""
+        """Changes whenever any row of the host tables is inserted, updated or deleted.
+
+        With the change counter the kea_hostsdb role installs (a row bumped by a trigger on every
+        statement that changes a host table), it is that one row. Without it: row counts and the sum
+        of the rows' xmin (the id of the transaction that wrote each row), one scan per table."""
+        if self.has_change_counter is None:
+            cursor.execute("SELECT to_regclass('netboot_fleet_host_changes') IS NOT NULL")
+            self.has_change_counter = cursor.fetchone()[0]
+        if self.has_change_counter:
+            cursor.execute("SELECT changes FROM netboot_fleet_host_changes")
+            return "changes:%d" % cursor.fetchone()[0]
         tables = ("hosts", "ipv6_reservations", "dhcp4_options", "dhcp6_options")
         cursor.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(
             sql.SQL("(SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0) FROM {})").format(

@@ -19,8 +19,8 @@ description:
   - Checks Kea's C(schema_version) first and refuses schema versions it does not know. Supported - 13 (Kea 2.2,
     Debian 12).
   - "Fast path: the controller keeps, in O(cache_dir), the SoT as the last successful sync of this database
-    saw it and the tables' fingerprint (row counts and row versions) that sync left. When only machines
-    changed since (a SoT file read again only when its size, times or inode changed), only their subnets are
+    saw it and the tables' fingerprint that sync left (the change counter the C(netboot.fleet.kea_hostsdb) role
+    installs, else row counts and row versions). When only machines changed since (a SoT file read again only when its size, times or inode changed), only their subnets are
     rendered, shipped, read and written. If the tables no longer have that fingerprint (someone else wrote
     them), the module falls back to a sync of every subnet in the same task."
   - With O(state_file), a sync of every subnet compares its input with the previous run's and looks up only
@@ -177,10 +177,12 @@ mode:
   returned: success
   type: str
 fingerprint:
-  description: Row counts and row versions of the host tables after the sync (what the next fast path checks).
+  description:
+    - The host tables' change counter after the sync (what the next fast path checks); without the counter the
+      C(netboot.fleet.kea_hostsdb) role installs, their row counts and row versions.
   returned: success
   type: str
-  sample: "hosts:100080/8123456 ipv6_reservations:100000/8123456 dhcp4_options:0/0 dhcp6_options:0/0"
+  sample: "changes:1042"
 fallback:
   description: Why the fast path was not taken, or was given up for a sync of every subnet.
   returned: when the cache could not be used

@@ -225,6 +225,20 @@ def test_rows_written_outside_the_sync_are_repaired(lab):
     assert _dora(lab.db_node, lab.sot, machine, arch=0)["hostname"] == "img-server1"
 
 
+def test_every_change_to_the_host_tables_bumps_the_counter_the_sync_checks(lab):
+    def counter():
+        with lab.cluster.connect(user="kea_sync", password=lab.passwords["sync"]) as sync, sync.cursor() as cursor:
+            cursor.execute("SELECT changes FROM netboot_fleet_host_changes")
+            return cursor.fetchone()[0]
+    before = counter()
+    with lab.cluster.connect() as admin:
+        admin.execute("UPDATE dhcp4_options SET persistent = persistent WHERE false")  # a statement, no row
+    assert counter() == before + 1
+    returncode, output, result = lab.sync(kea_lab.EMBEDDED_SOT, full=True)
+    assert (returncode, result["changed"]) == (0, False), output
+    assert result["fingerprint"] == "changes:%d" % counter() == "changes:%d" % (before + 1)  # nothing written
+
+
 def test_fast_path_syncs_only_the_subnets_of_changed_machines(lab, sot_copy):
     """After a sync of everything, a SoT change that touches only machines reads and writes only their subnets."""
     returncode, output, result = lab.sync(sot_copy)
@@ -286,7 +300,7 @@ def test_connection_killed_halfway_changes_nothing(lab, sot_copy):
     _edit_machines(sot_copy, add_change_remove)
     from ansible_collections.netboot.fleet.plugins.module_utils import kea, sot as sot_module
     loaded = sot_module.load(str(sot_copy))
-    reservations = {family: kea_hostsdb.reservations_from_config(kea.render(loaded, family)) for family in kea.FAMILIES}
+    reservations = {family: kea.reservations_in(kea.render(loaded, family)) for family in kea.FAMILIES}
     params = kea_hostsdb.connect_params("kea", host=lab.cluster.socket_dir, port=lab.cluster.port, user="kea_sync",
                                         password=lab.passwords["sync"])
 
@@ -307,7 +321,7 @@ def test_a_second_writer_waits_then_fails_without_writing(lab, sot_copy):
     _edit_machines(sot_copy, add_change_remove)
     from ansible_collections.netboot.fleet.plugins.module_utils import kea, sot as sot_module
     loaded = sot_module.load(str(sot_copy))
-    reservations = {family: kea_hostsdb.reservations_from_config(kea.render(loaded, family)) for family in kea.FAMILIES}
+    reservations = {family: kea.reservations_in(kea.render(loaded, family)) for family in kea.FAMILIES}
     params = kea_hostsdb.connect_params("kea", host=lab.cluster.socket_dir, port=lab.cluster.port, user="kea_sync",
                                         password=lab.passwords["sync"])
     before = snapshot(lab)
