@@ -85,6 +85,14 @@ def cpu_split():
     return "cpu %.1f s: user %.1f, sys %.1f" % (CPU["last"], CPU["user"], CPU["sys"])
 
 
+def cpu_reference():
+    """Seconds of `python3 -c 'sum(range(10**8))'` in this process: how fast the shared machine's CPU is right now
+    (4.4 s on a quiet machine here; twice that when the host is busy), printed at the start and the end."""
+    start = time.perf_counter()
+    sum(range(10 ** 8))
+    return time.perf_counter() - start
+
+
 def inputs_digest(source, texts):
     """What the module digests: the SoT bytes, the templates (options are fixed here)."""
     digest = hashlib.sha256(json.dumps(texts, sort_keys=True).encode("utf-8"))
@@ -151,6 +159,7 @@ def main():
     args = parser.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still clean up the temporary tree
+    print("cpu reference  sum(range(10**8)) %.1f s (start)" % cpu_reference())
     work = tempfile.mkdtemp(prefix="nbp-bench-", dir=args.dir)
     try:
         source = sot_gen.write_sot(os.path.join(work, "sot.json"), args.machines)
@@ -235,6 +244,8 @@ def main():
               % (first_s / len(fleet.machines) * 1e3, COBBLER_MS_PER_SYSTEM,
                  COBBLER_MS_PER_SYSTEM / (first_s / len(fleet.machines) * 1e3), one_s, len(fleet.machines),
                  COBBLER_ADD_ONE_S, COBBLER_ADD_ONE_S / one_s))
+        print("cpu reference  sum(range(10**8)) %.1f s (end), load average %s"
+              % (cpu_reference(), "/".join("%.1f" % x for x in os.getloadavg())))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -50,6 +50,10 @@ PARALLEL_CHECK_FILES = 50000
 _TEMP_RE = re.compile(r"^\..*\.nbf-tmp$")
 # At least two components, none empty, '.' or '..', no NUL or backslash, not absolute.
 _PLAIN_PATH_RE = re.compile(r"^(?!\.\.?(?:/|$))[^/\0\\]+(?:/(?!\.\.?(?:/|$))[^/\0\\]+)+$")
+# One component of such a path (fullmatch).
+_PLAIN_NAME_RE = re.compile(r"(?!\.\.?$)[^/\0\\]+")
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 class SyncError(Exception):
@@ -115,25 +119,24 @@ class Tree:
         self._checked_dirs = set()
         self._fresh_dirs = set()   # made in this run: their files need no lookup first
         self._staged = {}          # owned directory missing at the start -> where it is built
-        self._staged_dirs = set()  # directories below a staged one: nobody serves them yet
+        self.staged_tops = {}      # (root, owned directory name) -> where it is built, for StagedWriter
         for root, directory, _pattern in self.owned:
             if root not in self.roots:
                 raise SyncError("owned directory %s/ is in an unknown root %r" % (directory, root))
 
     def check_path(self, root, path):
         """The absolute path to write (root, path) at, or SyncError when path could leave its owned
-        directory. Below a staged directory, that is the staging copy."""
+        directory. (Below a staged directory, StagedWriter writes into the staging copy.)"""
         prefix = self.prefixes.get(root)
-        top, _slash, rest = path.partition("/")
-        if prefix is None or not _PLAIN_PATH_RE.match(path) or (root, top) not in self.owned_dirs:
+        if (prefix is None or not _PLAIN_PATH_RE.match(path)
+                or (root, path.partition("/")[0]) not in self.owned_dirs):
             raise SyncError("refusing to write %s:%r: not a plain relative path inside a directory this sync owns"
                             % (root, path))
-        staged = self._staged.get(prefix + top)
-        return prefix + path if staged is None else staged + "/" + rest
+        return prefix + path
 
     def stage_missing(self):
         """Build each owned directory that does not exist yet (first run) under a hidden name and
-        publish it whole with one rename (publish()): its files need no temp file and rename each."""
+        publish it whole with one rename (publish()): its files are written by StagedWriter."""
         for root, directory, _pattern in self.owned:
             top = self.prefixes[root] + directory
             staged = "%s.%s%s" % (self.prefixes[root], directory, STAGE_MARK)
@@ -142,12 +145,7 @@ class Tree:
             if not os.path.lexists(top):
                 os.mkdir(staged, self.dir_mode)
                 self._staged[top] = staged
-                self._checked_dirs.add(staged)
-                self._fresh_dirs.add(staged)
-                self._staged_dirs.add(staged)
-
-    def staged_path(self, directory):
-        return self._staged.get(directory, directory)
+                self.staged_tops[(root, directory)] = staged
 
     def publish(self):
         """Rename the staged directories into place; return the owned directories published."""
@@ -155,6 +153,7 @@ class Tree:
         for top, staged in sorted(self._staged.items()):
             os.rename(staged, top)
         self._staged.clear()
+        self.staged_tops.clear()
         return published
 
     def ensure_dir(self, directory, check_mode):
@@ -182,8 +181,6 @@ class Tree:
                                     % directory)
         else:
             self._fresh_dirs.add(directory)
-            if parent in self._staged_dirs:
-                self._staged_dirs.add(directory)
         self._checked_dirs.add(directory)
 
     def is_fresh(self, directory):
@@ -192,8 +189,6 @@ class Tree:
     def write(self, target, data):
         """Atomically replace target with data; return its os.stat (mode exact: umask is 0 in sync())."""
         directory, name = os.path.split(target)
-        if directory in self._staged_dirs:  # not served until published: write in place
-            return self._write_file(target, data)
         temp = os.path.join(directory, "." + name + TEMP_MARK)
         try:
             info = self._write_file(temp, data)
@@ -204,8 +199,7 @@ class Tree:
         return info
 
     def _write_file(self, path, data):
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-        handle = os.open(path, flags, self.mode)
+        handle = os.open(path, _CREATE_FLAGS, self.mode)
         try:
             written = os.write(handle, data)
             if written < len(data):  # a short write (signal, full disk): go on with the rest
@@ -215,6 +209,85 @@ class Tree:
             return os.fstat(handle)
         finally:
             os.close(handle)
+
+
+class StagedWriter:
+    """The first-run path: files below the staging copy of an owned directory (Tree.stage_missing).
+
+    Nobody serves a staging copy before publish(), and nothing but this run writes into it, so a
+    file there needs no lookup, no compare, no temp file and rename: it is created in place
+    (O_CREAT|O_EXCL: a name produced twice fails), relative to an open descriptor of its staging
+    copy (no path walk from / per file), and its manifest record comes from one fstat. The path is
+    checked as everywhere (check_path) for the first file of each directory; the others only need
+    their last component checked. One per worker span: close() releases the descriptors.
+    """
+
+    def __init__(self, tree):
+        self.tree = tree
+        self.mode = tree.mode
+        self.top_fds = {}      # (root, owned directory) -> descriptor of its staging copy
+        self.places = {}       # (root, directory part of a path) -> (descriptor, prefix) or None: not staged
+        self.made = set()      # (root, owned directory, subdirectory) made or found below a staging copy
+
+    def write(self, root, path, data):
+        """(size, mtime_ns, inode) of the file written, or None when path is not below a staging copy."""
+        directory, _slash, name = path.rpartition("/")
+        place = self.places.get((root, directory), False)
+        if place is False:
+            place = self._place(root, path, directory)
+        elif not _PLAIN_NAME_RE.fullmatch(name):
+            self.tree.check_path(root, path)  # raises, naming the path
+        if place is None:
+            return None
+        top_fd, prefix = place
+        try:
+            handle = os.open(prefix + name, _CREATE_FLAGS, self.mode, dir_fd=top_fd)
+        except FileExistsError:
+            raise SyncError("%s:%s is produced by two units" % (root, path)) from None
+        try:
+            written = os.write(handle, data)
+            if written < len(data):  # a short write (signal, full disk): go on with the rest
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(handle, view):]
+            info = os.fstat(handle)
+        finally:
+            os.close(handle)
+        return info.st_size, info.st_mtime_ns, info.st_ino
+
+    def _place(self, root, path, directory):
+        self.tree.check_path(root, path)  # the full check, once per directory
+        top, _slash, below = directory.partition("/")
+        staged = self.tree.staged_tops.get((root, top))
+        place = None
+        if staged is not None:
+            top_fd = self.top_fds.get((root, top))
+            if top_fd is None:
+                top_fd = self.top_fds[(root, top)] = os.open(staged, _DIR_FLAGS)
+            if below:
+                self._make_dirs(root, top, top_fd, below)
+            place = (top_fd, below + "/" if below else "")
+        self.places[(root, directory)] = place
+        return place
+
+    def _make_dirs(self, root, top, top_fd, below):
+        """Make below (and its parents) in the staging copy; another worker may have made it first."""
+        parts = below.split("/")
+        for depth in range(1, len(parts) + 1):
+            relative = "/".join(parts[:depth])
+            if (root, top, relative) in self.made:
+                continue
+            try:
+                os.mkdir(relative, self.tree.dir_mode, dir_fd=top_fd)
+            except FileExistsError:
+                if not stat.S_ISDIR(os.stat(relative, dir_fd=top_fd, follow_symlinks=False).st_mode):
+                    raise SyncError("%s/%s is not a directory" % (self.tree.staged_tops[(root, top)], relative)) from None
+            self.made.add((root, top, relative))
+
+    def close(self):
+        for handle in self.top_fds.values():
+            os.close(handle)
+        self.top_fds.clear()
 
 
 def _same_content(target, data, info):
@@ -228,15 +301,23 @@ def _new_batch():
     """Rendered units' results, flat and cheap to pickle from a worker: files per unit, root, path and
     (size, mtime_ns, inode) per file, indexes of the files added and changed, how many were the same,
     and the directories that existed before this run and hold a rendered file (the prune lists them)."""
-    return {"counts": [], "roots": [], "paths": [], "stats": array.array("q"), "added": [], "changed": [],
-            "same": 0, "dirs": set()}
+    return {"counts": [], "fingerprints": [], "roots": [], "paths": [], "stats": array.array("q"), "added": [],
+            "changed": [], "same": 0, "dirs": set()}
 
 
-def _apply_unit(tree, unit, check_mode, batch):
+def _apply_unit(tree, unit, check_mode, batch, staged):
     """Render one unit, bring its files up to date and append what happened to batch."""
     roots, paths, stats = batch["roots"], batch["paths"], batch["stats"]
     files = sorted(unit.render().items())
     for (root, path), data in files:
+        if staged is not None:
+            record = staged.write(root, path, data)
+            if record is not None:
+                batch["added"].append(len(paths))
+                roots.append(root)
+                paths.append(path)
+                stats.extend(record)
+                continue
         target = tree.check_path(root, path)
         directory = target.rpartition("/")[0]
         tree.ensure_dir(directory, check_mode)
@@ -262,12 +343,18 @@ def _apply_unit(tree, unit, check_mode, batch):
         else:
             stats.extend((info.st_size, info.st_mtime_ns, info.st_ino))
     batch["counts"].append(len(files))
+    batch["fingerprints"].append(unit.fingerprint)  # computed here, in the worker, if it was not yet
 
 
 def _apply_span(tree, units, check_mode, start, end):
     batch = _new_batch()
-    for index in range(start, end):
-        _apply_unit(tree, units[index], check_mode, batch)
+    staged = StagedWriter(tree) if tree.staged_tops else None
+    try:
+        for index in range(start, end):
+            _apply_unit(tree, units[index], check_mode, batch, staged)
+    finally:
+        if staged is not None:
+            staged.close()
     return batch
 
 
@@ -288,7 +375,8 @@ def _apply_all(tree, units, check_mode, workers):
     # Parent directories first, so that workers do not race to create them.
     for root, directory, _pattern in tree.owned:
         top = tree.prefixes[root] + directory
-        tree.ensure_dir(tree.staged_path(top), check_mode)
+        if (root, directory) not in tree.staged_tops:  # a staging copy exists already
+            tree.ensure_dir(top, check_mode)
     # A few large batches per worker: each batch is one pickled answer, and a busy core
     # (the machine is shared) still leaves the other worker something to take over.
     chunk = max(500, len(units) // (workers * 4) + 1)
@@ -338,7 +426,7 @@ class Manifest:
         counts = batch["counts"][first:last]
         file_end = file_start + sum(counts)
         self.keys.extend(unit.key for unit in units)
-        self.fingerprints.extend(unit.fingerprint for unit in units)
+        self.fingerprints.extend(batch["fingerprints"][first:last])
         self.ends.extend(itertools.islice(itertools.accumulate(counts, initial=len(self.paths)), 1, None))
         self.roots.extend(batch["roots"][file_start:file_end])
         self.paths.extend(batch["paths"][file_start:file_end])
@@ -532,6 +620,12 @@ def _sync(tree, units, state_file, check_mode, workers, limit, inputs):
         # equal counts in the owned directories mean no stray (one machine changed at 100,000: no set
         # of 300,000 expected names to build).
         new.children = old.children
+    elif fresh_tops and fresh_tops == {tree.prefixes[root] + directory for root, directory, _pattern in tree.owned}:
+        # A first run: every owned directory was built by this run and published whole, so nothing is
+        # there to prune, a name produced twice already failed (O_EXCL), and each directory holds only
+        # entries of ours (no set of 300,000 expected names to build).
+        new.children = {"%s:%s" % (root, directory): len(os.listdir(tree.prefixes[root] + directory))
+                        for root, directory, _pattern in tree.owned}
     else:
         expected = _expected(tree, new.roots, new.paths)
         _prune(tree, expected, rendered_dirs, check_mode, result, skip_tops=fresh_tops)

@@ -279,13 +279,22 @@ def _installer_args(installer: str, answer_dir: str, hostname: str, domain: str)
 class Unit:
     """One machine's (or the shared entry script's) files: a stable key, a fingerprint of every
     input its output depends on, and render() -> {(root, path): bytes}. The sync skips a unit
-    whose fingerprint and files are unchanged without rendering it."""
-    __slots__ = ("key", "fingerprint", "render")
+    whose fingerprint and files are unchanged without rendering it.
+
+    fingerprint may be given as a function computing it: it is then computed on first use, so a
+    first run (no manifest to compare with) computes it in the sync's workers, in parallel."""
+    __slots__ = ("key", "_fingerprint", "render")
 
     def __init__(self, key, fingerprint, render):
         self.key = key
-        self.fingerprint = fingerprint
+        self._fingerprint = fingerprint
         self.render = render
+
+    @property
+    def fingerprint(self) -> str:
+        if not isinstance(self._fingerprint, str):
+            self._fingerprint = self._fingerprint()
+        return self._fingerprint
 
 
 class Renderer:
@@ -310,6 +319,7 @@ class Renderer:
             self.base6 = http_base(fabric.pxe_ipv6, fabric.http_port) if fabric.pxe_ipv6 else None
         self._groups = {}
         self._networks = {}
+        self._cmdline_grub = {}  # profile cmdline -> grub_args() of it
         self._problems = []
         self._check()
         if self._problems:
@@ -330,17 +340,14 @@ class Renderer:
                 self._problems.append("%s.template: %s was not read (see read_profile_templates)"
                                       % (where, profile.template))
         grub_profiles = set()
+        grub = "grub" in self.loaders
+        name_ok, mac_ok, base_of = _NAME_RE.match, _MAC_RE.match, self._base
         for machine in self.fleet.machines:
-            where = "%s: machine %s" % (machine.source, machine.name)
-            if not _NAME_RE.match(machine.name or ""):
-                self._problems.append("%s.name: %r is not safe in a file name" % (where, machine.name))
-            if not _MAC_RE.match(machine.mac or ""):
-                self._problems.append("%s.mac: %r is not a lower-case colon-form MAC" % (where, machine.mac))
-            if self._base(machine) is None:
-                self._problems.append("%s: has no address family the PXE service has (fabric.pxe has %s)"
-                                      % (where, "IPv4 only" if self.base4 else "IPv6 only"))
-            if "grub" in self.loaders and machine.firmware == "uefi":
-                grub_profiles.add((machine.profile, self._base(machine)))
+            base = base_of(machine)
+            if not (name_ok(machine.name or "") and mac_ok(machine.mac or "") and base is not None):
+                self._check_machine(machine)  # the message, only for the few that fail (100,000 pass)
+            if grub and machine.firmware == "uefi":
+                grub_profiles.add((machine.profile, base))
         for profile_name, base in sorted(grub_profiles, key=str):
             profile = self.fleet.profile(profile_name)
             for fieldname in ("kernel", "initrd"):
@@ -349,6 +356,16 @@ class Renderer:
                 except ValueError as exc:
                     self._problems.append("%s: profiles.%s.%s: %s (a uefi machine boots it with GRUB)"
                                           % (profile.source, profile.name, fieldname, exc))
+
+    def _check_machine(self, machine):
+        where = "%s: machine %s" % (machine.source, machine.name)
+        if not _NAME_RE.match(machine.name or ""):
+            self._problems.append("%s.name: %r is not safe in a file name" % (where, machine.name))
+        if not _MAC_RE.match(machine.mac or ""):
+            self._problems.append("%s.mac: %r is not a lower-case colon-form MAC" % (where, machine.mac))
+        if self._base(machine) is None:
+            self._problems.append("%s: has no address family the PXE service has (fabric.pxe has %s)"
+                                  % (where, "IPv4 only" if self.base4 else "IPv6 only"))
 
     def _base(self, machine):
         if machine.ipv4 and self.base4:
@@ -408,20 +425,37 @@ class Renderer:
     def context(self, machine) -> dict:
         """Everything a template may use for one machine: flat names, strings/lists/None."""
         group_context, _fingerprint, _answer = self._group(machine)
-        context = dict(group_context)
+        context = group_context.copy()
         name = machine.name
         hostname, _dot, name_domain = name.partition(".")
         domain = name_domain or context["domain"]
         answer_dir = "%s/installer/%s" % (context["http_url"], name)
-        kernel_args = _installer_args(context["installer"], answer_dir, hostname, domain)
-        if context["cmdline"]:
-            kernel_args += " " + context["cmdline"]
-        context.update(
-            name=name, hostname=hostname, domain=domain, fqdn="%s.%s" % (hostname, domain) if domain else name,
-            mac=machine.mac, mac_dashes=mac_dashes(machine.mac), firmware=machine.firmware,
-            rack=machine.rack, labels=dict(machine.labels), ipv4=machine.ipv4, ipv6=machine.ipv6,
-            answer_url="%s/%s" % (answer_dir, INSTALLER_FILES[context["installer"]][0][0]),
-            kernel_args=kernel_args, kernel_args_grub=grub_args(kernel_args))
+        installer = context["installer"]
+        kernel_args = _installer_args(installer, answer_dir, hostname, domain)
+        kernel_args_grub = grub_args(kernel_args)
+        cmdline = context["cmdline"]
+        if cmdline:
+            kernel_args += " " + cmdline
+            # grub_args works per argument: the profile's part is quoted once per profile, not per machine.
+            cmdline_grub = self._cmdline_grub.get(cmdline)
+            if cmdline_grub is None:
+                cmdline_grub = self._cmdline_grub[cmdline] = grub_args(cmdline)
+            if cmdline_grub:
+                kernel_args_grub += " " + cmdline_grub
+        context["name"] = name
+        context["hostname"] = hostname
+        context["domain"] = domain
+        context["fqdn"] = "%s.%s" % (hostname, domain) if domain else name
+        context["mac"] = mac = machine.mac
+        context["mac_dashes"] = mac_dashes(mac)
+        context["firmware"] = machine.firmware
+        context["rack"] = machine.rack
+        context["labels"] = dict(machine.labels)
+        context["ipv4"] = machine.ipv4
+        context["ipv6"] = machine.ipv6
+        context["answer_url"] = "%s/%s" % (answer_dir, INSTALLER_FILES[installer][0][0])
+        context["kernel_args"] = kernel_args
+        context["kernel_args_grub"] = kernel_args_grub
         return context
 
     # -- rendering --------------------------------------------------------
@@ -452,12 +486,14 @@ class Renderer:
         shared_fp = hashlib.blake2b(repr((self.base4, self.base6, self.templates.digest)).encode("utf-8"),
                                     digest_size=16).hexdigest()
         units = [Unit("", shared_fp, self.shared_files)]
-        blake2b = hashlib.blake2b
+        fingerprint, machine_files = self.fingerprint, self.machine_files
         for machine in self.fleet.machines:
-            group_fp = self._group(machine)[1]
-            fingerprint = blake2b(group_fp + _machine_key(machine), digest_size=16).hexdigest()
-            units.append(Unit(machine.name, fingerprint, _bind(self.machine_files, machine)))
+            units.append(Unit(machine.name, _bind(fingerprint, machine), _bind(machine_files, machine)))
         return units
+
+    def fingerprint(self, machine) -> str:
+        """A digest of everything machine_files(machine) depends on."""
+        return hashlib.blake2b(self._group(machine)[1] + _machine_key(machine), digest_size=16).hexdigest()
 
     def render_all(self) -> dict:
         """The whole tree {(root, path): bytes}, sorted: for golden files and small fleets."""

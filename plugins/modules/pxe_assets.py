@@ -21,9 +21,11 @@ description:
     C(installer/<name>/preseed.cfg|ks.cfg|user-data|meta-data); TFTP root
     C(pxelinux.cfg/01-<mac-with-dashes>) (firmware C(bios)), C(grub/grub.cfg-01-<mac-with-dashes>)
     (firmware C(uefi)).
-  - Every write is atomic (temporary file, then rename); files whose content is unchanged are not
-    rewritten; files of machines no longer in the SoT are pruned, only inside C(ipxe/), C(installer/)
-    and the C(01-*) files of C(pxelinux.cfg/) and C(grub/). Boot loaders and kernels are not touched.
+  - Every write is atomic (temporary file, then rename; an owned directory that does not exist yet,
+    as on a first run, is built under a hidden name and renamed into place whole); files whose
+    content is unchanged are not rewritten; files of machines no longer in the SoT are pruned, only
+    inside C(ipxe/), C(installer/) and the C(01-*) files of C(pxelinux.cfg/) and C(grub/). Boot
+    loaders and kernels are not touched.
   - Runs as an action plugin - the SoT and template overrides are read on the controller and
     shipped to the node in one archive; rendering happens on the node, so only the SoT travels, not
     the rendered tree (hundreds of thousands of files at 100,000 machines).

@@ -294,3 +294,102 @@ def test_damaged_manifest_only_makes_the_run_slower(sot_copy, roots, tmp_path, d
     assert not result.changed and result.units_rendered == 5 and snapshot(roots) == before
     result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=str(state), inputs="digest-1")
     assert not result.changed and result.units_rendered == 0   # the manifest was written again
+
+
+def _fleet_units(count):
+    """count machine-like units: a file in ipxe/, one in a directory of their own below installer/, a TFTP one."""
+    return [FakeUnit("m%05d" % index, {("http", "ipxe/m%05d.ipxe" % index): b"#!ipxe %d\n" % index,
+                                       ("http", "installer/m%05d/ks.cfg" % index): b"ks %d\n" % index * (index % 7),
+                                       ("tftp", "pxelinux.cfg/01-m%05d" % index): b"pxe %d\n" % index})
+            for index in range(count)]
+
+
+def _content(roots):
+    return {key: value[2] for key, value in snapshot(roots).items()}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_first_run_into_empty_roots_writes_exact_content_and_leaves_no_staging(roots, tmp_path, workers):
+    units = _fleet_units(2500)  # enough for the forked workers
+    state = str(tmp_path / "state.json")
+    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=workers)
+    expected = {"%s:%s" % key: data for unit in units for key, data in unit.render().items()}
+    assert result.counts["added"] == 7500 and _content(roots) == expected
+    # Every owned directory published (grub/ too, though empty); no staging copy or temp file left.
+    assert sorted(os.listdir(roots["http"])) == ["installer", "ipxe"]
+    assert sorted(os.listdir(roots["tftp"])) == ["grub", "pxelinux.cfg"]
+    assert not [name for root in roots.values() for _current, dirs, files in os.walk(root) for name in dirs + files
+                if asset_sync.STAGE_MARK in name or asset_sync.TEMP_MARK in name]
+    mode = os.stat(os.path.join(roots["http"], "installer", "m00042", "ks.cfg")).st_mode & 0o777
+    assert mode == 0o644 and os.stat(os.path.join(roots["http"], "installer", "m00042")).st_mode & 0o777 == 0o755
+    # The manifest it wrote is right: its counts of our entries per owned directory (an undercount would hide a
+    # stray), and a second run renders nothing and finds nothing to do...
+    manifest = asset_sync.Manifest.load(state, dict(sorted(roots.items())))
+    assert manifest.children == {"http:ipxe": 2500, "http:installer": 2500, "tftp:pxelinux.cfg": 2500, "tftp:grub": 0}
+    assert len(manifest.paths) == 7500 and manifest.stats[3 * 7499 + 2] == os.stat(os.path.join(
+        roots["tftp"], "pxelinux.cfg", "01-m02499")).st_ino
+    before = snapshot(roots)
+    again = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=workers)
+    assert not again.changed and again.units_rendered == 0 and snapshot(roots) == before
+    # ...and its counts of the owned directories' entries still catch a stray.
+    open(os.path.join(roots["http"], "ipxe", "stray.ipxe"), "w").close()
+    again = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=workers)
+    assert again.summary()["files"]["removed"] == ["http:ipxe/stray.ipxe"] and snapshot(roots) == before
+
+
+def test_first_run_fingerprints_are_computed_in_the_workers_and_recorded(roots, tmp_path):
+    calls = []
+
+    def lazy(index):
+        def fingerprint():
+            calls.append(os.getpid())
+            return "fp%d" % index
+        return fingerprint
+    units = [pxe.Unit("m%05d" % index, lazy(index), _bind_files(index)) for index in range(2500)]
+    state = str(tmp_path / "state.json")
+    asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=2)
+    assert calls == []  # not in this process: the workers did it
+    manifest = asset_sync.Manifest.load(state, dict(sorted(roots.items())))
+    assert manifest.fingerprints == ["fp%d" % index for index in range(2500)]
+
+
+def _bind_files(index):
+    return lambda: {("http", "ipxe/m%05d.ipxe" % index): b"%d\n" % index}
+
+
+def test_first_run_keeps_existing_directories_and_the_operators_files(roots, tmp_path):
+    # pxelinux.cfg/ exists (the operator's default and a stale file of ours), the other owned directories do not.
+    existing = os.path.join(roots["tftp"], "pxelinux.cfg")
+    os.mkdir(existing)
+    for name, text in (("default", "operator's\n"), ("01-m00001", "stale\n"), ("01-gone", "old machine\n")):
+        with open(os.path.join(existing, name), "w") as handle:
+            handle.write(text)
+    inode = os.stat(existing).st_ino
+    units = _fleet_units(3)
+    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=str(tmp_path / "state.json"))
+    assert os.stat(existing).st_ino == inode  # updated in place, not replaced by a new directory
+    with open(os.path.join(existing, "default")) as handle:
+        assert handle.read() == "operator's\n"
+    assert sorted(os.listdir(existing)) == ["01-m00000", "01-m00001", "01-m00002", "default"]
+    with open(os.path.join(existing, "01-m00001"), "rb") as handle:
+        assert handle.read() == b"pxe 1\n"
+    summary = result.summary()["files"]
+    assert summary["removed"] == ["tftp:pxelinux.cfg/01-gone"] and summary["changed"] == ["tftp:pxelinux.cfg/01-m00001"]
+    assert len(summary["added"]) == 8  # 3 ipxe, 3 ks.cfg, 2 new pxelinux files
+    assert not [name for root in roots.values() for name in os.listdir(root) if asset_sync.STAGE_MARK in name]
+
+
+def test_first_run_refuses_a_name_produced_twice_and_publishes_nothing(roots, tmp_path):
+    units = [FakeUnit("a", {("http", "ipxe/same.ipxe"): b"a\n"}), FakeUnit("b", {("http", "ipxe/same.ipxe"): b"b\n"})]
+    with pytest.raises(asset_sync.SyncError, match="produced by two units"):
+        asset_sync.sync(roots, pxe.OWNED, units, state_file=str(tmp_path / "state.json"))
+    assert "ipxe" not in os.listdir(roots["http"])  # the staging copy was never published
+
+
+@pytest.mark.parametrize("bad", ["installer/m/..", "installer/m/b\\c"])
+def test_first_run_checks_every_name_in_a_directory_already_made(roots, bad):
+    # The directory is made (and its path checked) for the first file; the second file's name is checked on its own.
+    units = [FakeUnit("a", {("http", "installer/m/a"): b"a\n"}), FakeUnit("b", {("http", bad): b"b\n"})]
+    with pytest.raises(asset_sync.SyncError, match="refusing to write"):
+        asset_sync.sync(roots, pxe.OWNED, units)
+    assert "installer" not in os.listdir(roots["http"])  # nothing published
