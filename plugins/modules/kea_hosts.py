@@ -21,8 +21,9 @@ description:
   - "Fast path: the controller keeps, in O(cache_dir), the SoT as the last successful sync of this database
     saw it and the tables' fingerprint that sync left (the change counter the C(netboot.fleet.kea_hostsdb) role
     installs, else row counts and row versions). When only machines changed since (a SoT file is read again
-    only when its size, times or inode changed), only their subnets are rendered, shipped, read and written. If the tables no longer have that fingerprint (someone else wrote
-    them), the module falls back to a sync of every subnet in the same task."
+    only when its size, times or inode changed), only their subnets are rendered, shipped, read and written.
+    If the tables no longer have that fingerprint (someone else wrote them), the module falls back to a sync
+    of every subnet in the same task."
   - With O(state_file), a sync of every subnet compares its input with the previous run's and looks up only
     the reservations that differ, as long as the tables are exactly as that run left them; otherwise, or with
     O(full=true), every row is read and compared.
