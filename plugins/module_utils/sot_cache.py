@@ -208,10 +208,14 @@ class _Columns:
         first, end = self.spans[source]
         for column, values in zip(self.columns, self._values(machines)):
             column[first:end] = values
-        shift = len(machines) - (end - first)
-        self.spans = {name: (start + shift, stop + shift) if start >= end and name != source else (start, stop)
-                      for name, (start, stop) in self.spans.items()}
-        self.spans[source] = (first, first + len(machines))
+        # The files after this one (spans are in file order, as the columns are laid out) move by the difference.
+        shift, spans, later = len(machines) - (end - first), {}, False
+        for name, (start, stop) in self.spans.items():
+            if name == source:
+                spans[name], later = (first, first + len(machines)), True
+            else:
+                spans[name] = (start + shift, stop + shift) if later else (start, stop)
+        self.spans = spans
 
     def _machines(self, indexes):
         columns = self.columns

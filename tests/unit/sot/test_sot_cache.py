@@ -83,6 +83,24 @@ def test_changed_added_and_removed_machines_are_named(tree):
     assert again.changed == frozenset() and again.extra == {"fingerprint": "def"} and again.sot == loaded.sot
 
 
+def test_machines_moving_between_files_around_empty_ones(tree):
+    """Files without machines sit at the same place in the cached columns as their neighbours."""
+    source, cache = tree
+    machines = yaml.safe_load(open(os.path.join(source, "machines.yml")))["machines"]
+    more = yaml.safe_load(open(os.path.join(source, "more-machines.yml")))["machines"]
+    for name in ("a-empty.yml", "b-empty.yml", "machines.yml", "more-machines.yml"):
+        _write(os.path.join(source, name), [])
+    _saved(source, cache)
+    steps = [("b-empty.yml", machines), ("a-empty.yml", more), ("b-empty.yml", []), ("more-machines.yml", machines)]
+    for name, content in steps:
+        _write(os.path.join(source, name), content)
+        loaded = sot_cache.load(source, cache)
+        assert loaded.changed is not None and loaded.sot == sot.load(source), name
+        assert {m.name: m.source for m in loaded.machines_in({"rack12", "rack13"})} == \
+            {m.name: m.source for m in sot.load(source).machines}
+        loaded.save(cache)
+
+
 def test_a_file_rewritten_with_the_same_content_changes_nothing(tree):
     source, cache = tree
     _saved(source, cache)
