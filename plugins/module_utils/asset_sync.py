@@ -199,16 +199,20 @@ class Tree:
         return info
 
     def _write_file(self, path, data):
-        handle = os.open(path, _CREATE_FLAGS, self.mode)
-        try:
-            written = os.write(handle, data)
-            if written < len(data):  # a short write (signal, full disk): go on with the rest
-                view = memoryview(data)[written:]
-                while view:
-                    view = view[os.write(handle, view):]
-            return os.fstat(handle)
-        finally:
-            os.close(handle)
+        return _write_and_close(os.open(path, _CREATE_FLAGS, self.mode), data)
+
+
+def _write_and_close(handle, data):
+    """Write data to a new file's descriptor, close it; its os.stat_result."""
+    try:
+        written = os.write(handle, data)
+        if written < len(data):  # a short write (signal, full disk): go on with the rest
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(handle, view):]
+        return os.fstat(handle)
+    finally:
+        os.close(handle)
 
 
 class StagedWriter:
@@ -244,15 +248,7 @@ class StagedWriter:
             handle = os.open(prefix + name, _CREATE_FLAGS, self.mode, dir_fd=top_fd)
         except FileExistsError:
             raise SyncError("%s:%s is produced by two units" % (root, path)) from None
-        try:
-            written = os.write(handle, data)
-            if written < len(data):  # a short write (signal, full disk): go on with the rest
-                view = memoryview(data)[written:]
-                while view:
-                    view = view[os.write(handle, view):]
-            info = os.fstat(handle)
-        finally:
-            os.close(handle)
+        info = _write_and_close(handle, data)
         return info.st_size, info.st_mtime_ns, info.st_ino
 
     def _place(self, root, path, directory):
