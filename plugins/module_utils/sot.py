@@ -982,7 +982,7 @@ def read_source(source: str) -> tuple:
 class Validated:
     """A validated SoT with what validating it established (parsed networks, names declared), so that
     sot_cache can validate a changed file's machines again without the other files.
-    machines: {file: [Machine]} in file order."""
+    machines: {file: [Machine]} in file order (None in the copy sot_cache keeps: it holds them as columns)."""
     path: str
     files: list
     fabric: Fabric
@@ -991,7 +991,7 @@ class Validated:
     profiles: list
     declared_networks: dict
     profile_names: frozenset
-    machines: dict
+    machines: dict | None
 
     def sot(self) -> Sot:
         by_name = attrgetter("name")
