@@ -77,8 +77,7 @@ class ActionModule(ActionBase):
         if outcome is None:
             start = time.monotonic()
             try:
-                # Reservations do not depend on server settings: the default Settings render the same ones.
-                reservations = {family: kea.reservations_in(kea.render(loaded.sot, family))
+                reservations = {family: kea.reservations(loaded.sot.networks, loaded.sot.machines, family)
                                 for family in families}
             except kea.KeaRenderError as exc:
                 raise AnsibleActionFail(str(exc))

@@ -308,18 +308,12 @@ def _subnet_ids(networks, family) -> dict:
 def reservations(networks, machines, family: str) -> dict:
     """{subnet id (text): [reservation]} of these networks, exactly as render() lists them in each subnet,
     [] for a subnet without any; a network without a prefix of the family is left out. machines: at least
-    every machine of these networks. For a sync of a few networks: render() builds every subnet."""
+    every machine of these networks. What the host database holds, without rendering whole subnets.
+    Raises KeaRenderError as render() does when two of these networks map to one subnet id."""
     key, build = ("ipv4", _reservations4) if family == "dhcp4" else ("ipv6", _reservations6)
+    ids = _subnet_ids([network for network in networks if getattr(network, key) is not None], key)
     by_network = _machines_by_network(machines, key)
-    return {str(subnet_id(getattr(network, key).prefix)): build(by_network.get(network.name, ()))
-            for network in networks if getattr(network, key) is not None}
-
-
-def reservations_in(config: dict) -> dict:
-    """{subnet id (text): [reservation]} of a rendered config, for the subnets that have any."""
-    family_key = next(iter(config))
-    subnets = config[family_key].get("subnet4" if family_key == "Dhcp4" else "subnet6", ())
-    return {str(subnet["id"]): subnet.get("reservations", []) for subnet in subnets if subnet.get("reservations")}
+    return {str(ident): build(by_network.get(name, ())) for name, ident in ids.items()}
 
 
 def _machines_by_network(machines, family) -> dict:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import kea_lab
-from ansible_collections.netboot.fleet.plugins.module_utils import bgp, dhcp_probe, kea_hostsdb
+from ansible_collections.netboot.fleet.plugins.module_utils import bgp, dhcp_probe, kea, kea_hostsdb
 from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model
 from test_kea_dhcp import FIRMWARE4, FIRMWARE6  # the Kea issue's client expectations, reused as they are
 
@@ -298,9 +298,8 @@ def test_constraint_error_halfway_changes_nothing(lab, sot_copy):
 
 def test_connection_killed_halfway_changes_nothing(lab, sot_copy):
     _edit_machines(sot_copy, add_change_remove)
-    from ansible_collections.netboot.fleet.plugins.module_utils import kea, sot as sot_module
-    loaded = sot_module.load(str(sot_copy))
-    reservations = {family: kea.reservations_in(kea.render(loaded, family)) for family in kea.FAMILIES}
+    loaded = sot_model.load(str(sot_copy))
+    reservations = {family: kea.reservations(loaded.networks, loaded.machines, family) for family in kea.FAMILIES}
     params = kea_hostsdb.connect_params("kea", host=lab.cluster.socket_dir, port=lab.cluster.port, user="kea_sync",
                                         password=lab.passwords["sync"])
 
@@ -319,9 +318,8 @@ def test_connection_killed_halfway_changes_nothing(lab, sot_copy):
 def test_a_second_writer_waits_then_fails_without_writing(lab, sot_copy):
     """Two syncs never interleave: the second waits for the lock, then gives up cleanly."""
     _edit_machines(sot_copy, add_change_remove)
-    from ansible_collections.netboot.fleet.plugins.module_utils import kea, sot as sot_module
-    loaded = sot_module.load(str(sot_copy))
-    reservations = {family: kea.reservations_in(kea.render(loaded, family)) for family in kea.FAMILIES}
+    loaded = sot_model.load(str(sot_copy))
+    reservations = {family: kea.reservations(loaded.networks, loaded.machines, family) for family in kea.FAMILIES}
     params = kea_hostsdb.connect_params("kea", host=lab.cluster.socket_dir, port=lab.cluster.port, user="kea_sync",
                                         password=lab.passwords["sync"])
     before = snapshot(lab)

@@ -121,7 +121,7 @@ def test_summary_is_bounded_and_readable():
 
 
 def test_only_changed_subnets_are_keyed_for_an_incremental_sync(embedded_sot):
-    reservations = {family: kea.reservations_in(kea.render(embedded_sot, family))
+    reservations = {family: kea.reservations(embedded_sot.networks, embedded_sot.machines, family)
                     for family in kea.FAMILIES}
     edited = {family: {subnet: [dict(r) for r in entries] for subnet, entries in subnets.items()}
               for family, subnets in reservations.items()}

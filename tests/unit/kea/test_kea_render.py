@@ -75,6 +75,20 @@ def test_subnet_id_collision_is_reported_with_both_networks(load_sot):
     message = str(error.value)
     assert "rack_a" in message and "rack_b" in message and str(kea.subnet_id(colliding[0])) in message
     kea.render(loaded, "dhcp4")  # no IPv4 networks: nothing collides there
+    with pytest.raises(kea.KeaRenderError) as error:
+        kea.reservations(loaded.networks, loaded.machines, "dhcp6")
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("family", kea.FAMILIES)
+def test_host_database_reservations_are_the_rendered_ones(embedded_sot, family):
+    """kea.reservations (what kea_hosts writes) lists every subnet's reservations exactly as render() does."""
+    subnets = kea.render(embedded_sot, family)["Dhcp%s" % family[-1]]["subnet%s" % family[-1]]
+    assert kea.reservations(embedded_sot.networks, embedded_sot.machines, family) == \
+        {str(subnet["id"]): subnet["reservations"] for subnet in subnets}
+    some = [network for network in embedded_sot.networks if getattr(network, "ipv%s" % family[-1])][:1]
+    assert kea.reservations(some, embedded_sot.machines, family) == \
+        {str(subnet["id"]): subnet["reservations"] for subnet in subnets if subnet["user-context"]["network"] == some[0].name}
 
 
 def test_reservations_cover_every_machine_with_an_address(embedded_sot):
