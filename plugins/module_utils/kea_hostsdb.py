@@ -19,13 +19,13 @@ Ownership: the source of truth owns the host rows of the families it syncs (and 
 
 from __future__ import annotations
 
-import functools
-import gc
 import ipaddress
 import json
 import socket
 import time
 from collections import namedtuple
+
+from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
 try:
     import psycopg
@@ -95,22 +95,7 @@ class StaleSyncError(HostsDbError):
 # Reservations (kea.py's json mode) -> Host records
 # --------------------------------------------------------------------------
 
-def without_gc_pauses(function):
-    """Pause the cyclic GC: building 100k acyclic tuples next to a 100k-record SoT otherwise
-    triggers repeated full collections that cost several times the work itself."""
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            if was_enabled:
-                gc.enable()
-    return wrapper
-
-
-@without_gc_pauses
+@cyclic_gc_paused()
 def hosts_from_config(config: dict) -> dict:
     """{key: Host} for every reservation of a rendered {"Dhcp4": ...} / {"Dhcp6": ...} config."""
     family_key = next(iter(config))
@@ -133,7 +118,7 @@ def hosts_from_config(config: dict) -> dict:
     return hosts
 
 
-@without_gc_pauses
+@cyclic_gc_paused()
 def keyed_reservations(reservations: dict, families) -> dict:
     """{key: (family, subnet id, reservation)} of {family: {subnet id: [reservation]}}. Cheap: no
     Host is built, so two syncs' inputs compare in a fraction of a second at 100k hosts."""
@@ -152,7 +137,7 @@ def keyed_reservations(reservations: dict, families) -> dict:
     return keyed
 
 
-@without_gc_pauses
+@cyclic_gc_paused()
 def hosts_for(keyed: dict, keys) -> dict:
     """{key: Host} for the given keys of keyed_reservations(); keys absent there are skipped."""
     hosts, problems = {}, []
@@ -286,7 +271,7 @@ def owned(host: Host, families) -> bool:
     return (host.subnet4 is not None and "dhcp4" in families) or (host.subnet6 is not None and "dhcp6" in families)
 
 
-@without_gc_pauses
+@cyclic_gc_paused()
 def diff(current: dict, desired: dict, families=("dhcp4", "dhcp6")) -> Changes:
     """current: {key: [(host_id, Host), ...]} as read; desired: {key: Host}.
     Returns insert [Host], update [(host_id, old, new)], delete [(host_id, Host)], unchanged count."""
@@ -528,7 +513,7 @@ class HostsDatabase:
     # -- reading -----------------------------------------------------------
 
     @staticmethod
-    @without_gc_pauses
+    @cyclic_gc_paused()
     def read(cursor, identifiers=None, subnets=None) -> dict:
         """{key: [(host_id, Host), ...]} of every row in the host tables (sorted by host_id), or
         only of the hosts with one of these identifiers (bytes), or only of the hosts in these
