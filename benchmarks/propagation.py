@@ -41,15 +41,9 @@ import hostsdb_lab  # noqa: E402
 import sot_gen  # noqa: E402
 from kea_apply import Probe  # noqa: E402
 from kea_dora import perfdhcp  # noqa: E402
+from pxe_scale import cpu_reference  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils import kea, sot  # noqa: E402
 from scapy.layers.dhcp6 import DHCP6_RelayReply, DHCP6OptIAAddress, DHCP6OptRelayMsg  # noqa: E402
-
-
-# How fast the shared CPU is right now: `python3 -c 'sum(range(10**8))'` takes 4.2-4.4 s here on a quiet day.
-def cpu_reference():
-    start = time.perf_counter()
-    sum(range(10 ** 8))
-    return time.perf_counter() - start
 
 
 TARGET_DB_STEP = 0.5
