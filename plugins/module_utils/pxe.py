@@ -6,7 +6,10 @@
 Pure: a validated Sot and template texts in, {(root, relative path): bytes} out,
 deterministic. Each Jinja2 template is compiled once; every machine gets one
 flat context dict built in Python (no Jinja over hostvars, no per-machine
-compile), which is what makes 100,000 machines a matter of seconds.
+compile), which is what makes 100,000 machines a matter of seconds. A template
+that uses machine names only as {{ name }} and in {% if %} tests (all shipped
+ones) is rendered by Jinja once per group of machines sharing profile, network
+and service URL, and per machine by str.format (Templates._group_pattern).
 
 Layout (URL conventions shared with the Kea renderer, keep exact):
 
@@ -27,6 +30,7 @@ answer-file template of that profile (for autoinstall: user-data).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -167,7 +171,10 @@ class Templates:
         if unknown:
             problems.append("unknown template(s) %s (known: %s)" % (", ".join(unknown), ", ".join(TEMPLATE_NAMES)))
         self.compiled = {}
-        self.formats = {}  # key -> str.format pattern, for templates that only substitute names (_format_pattern)
+        self.tests = {}     # key -> the machine names it tests in {% if %}, for templates a group pattern can render
+        self._flat = {}     # key -> every name of a template made of text and {{ name }} only: one pattern for all
+        self._patterns = {}  # (key, group, shape) -> str.format pattern, or None: render with Jinja
+        self._groups_marked = {}  # group -> whether a value of its context holds _SENTINEL_MARK
         sources = [(name, "template " + name, text) for name, text in sorted(texts.items()) if name in TEMPLATE_NAMES]
         sources += [("profile:" + name, "profiles.%s.template" % name, text)
                     for name, text in sorted((profile_texts or {}).items())]
@@ -179,20 +186,34 @@ class Templates:
             except jinja2.TemplateSyntaxError as exc:
                 problems.append("%s: line %s: %s" % (label, exc.lineno, exc.message))
                 continue
-            pattern = _format_pattern(self.env.parse(text))
-            if pattern is not None:
-                self.formats[key] = pattern
+            tree = self.env.parse(text)
+            tests = _machine_tests(tree)
+            if tests is not None and _SENTINEL_MARK not in text:
+                self.tests[key] = tests
+                names = _plain_names(tree)
+                if names is not None:
+                    self._flat[key] = names
         if problems:
             raise PxeError(problems)
         self.digest = digest.hexdigest()
         # Contexts are passed as-is (shared=True, no per-render dict merge): add the globals once.
         self.globals = dict(self.env.globals)
 
-    def render(self, key: str, context: dict) -> bytes:
-        pattern = self.formats.get(key)
-        if pattern is not None:
+    def render(self, key: str, context: dict, group=None) -> bytes:
+        """key's output for context. group: a hashable naming the context's group, i.e. equal for contexts
+        whose names other than MACHINE_NAMES are equal: then the template is rendered by Jinja once per group
+        and shape, and per machine by str.format (see _machine_tests)."""
+        tests = self.tests.get(key) if group is not None else None
+        if tests is not None:
             try:
-                return pattern.format_map(context).encode("utf-8")
+                shape = tuple(True if context[name] else repr(context[name]) for name in tests)
+                flat = self._flat.get(key)
+                pattern_key = (key, group if flat is None else None, shape)
+                pattern = self._patterns.get(pattern_key, False)
+                if pattern is False:
+                    pattern = self._patterns[pattern_key] = self._group_pattern(key, context, group, tests, flat)
+                if pattern is not None:
+                    return pattern.format_map(context).encode("utf-8")
             except KeyError:  # an undefined name: Jinja says which, in its words
                 pass
         template = self.compiled[key]
@@ -201,32 +222,122 @@ class Templates:
         except jinja2.TemplateError as exc:
             raise PxeError(["template %s for %s: %s" % (key, context.get("name", "boot.ipxe"), exc)]) from None
 
+    def _group_pattern(self, key, context, group, tests, flat):
+        """The str.format pattern rendering key for every machine of context's group and shape, or None.
 
-# Names Jinja resolves itself rather than from the context.
-_SPECIAL_NAMES = frozenset(("self", "loop", "super", "caller", "varargs", "kwargs"))
+        Jinja renders the template once, with each machine name replaced by a sentinel (a name tested
+        falsy keeps its value: the shape fixes it); the sentinels in the output become {name} fields.
+        Exact because the template uses machine names only as {{ name }} and in tests (_machine_tests).
+        A flat template gets every name it uses replaced, so its pattern serves every group.
+        """
+        slots = flat or MACHINE_NAMES
+        if flat is None:
+            if group not in self._groups_marked:
+                self._groups_marked[group] = any(_holds_sentinel_mark(value) for name, value in context.items()
+                                                 if name not in _MACHINE_NAME_SET)
+            if self._groups_marked[group]:
+                return None
+        values = dict(context)
+        for index, name in enumerate(slots):
+            if name in tests and not context[name]:
+                continue
+            values[name] = "%s%d%s" % (_SENTINEL_MARK, index, _SENTINEL_MARK)
+        template = self.compiled[key]
+        try:
+            text = "".join(template.root_render_func(template.new_context(values, shared=True)))
+        except jinja2.TemplateError:
+            return None  # rendered per machine, which raises with Jinja's message
+        parts = _SENTINEL_RE.split(text)
+        return "".join("{%s}" % slots[int(part)] if odd else part.replace("{", "{{").replace("}", "}}")
+                       for odd, part in zip(itertools.cycle((False, True)), parts))
 
 
-def _format_pattern(tree):
-    """The str.format pattern that renders like the parsed template `tree`, or None.
+# The names context() sets per machine; every other name is the same for all machines of a group.
+MACHINE_NAMES = ("answer_url", "domain", "firmware", "fqdn", "hostname", "ipv4", "ipv6", "kernel_args",
+                 "kernel_args_grub", "labels", "mac", "mac_dashes", "name", "rack")
+_MACHINE_NAME_SET = frozenset(MACHINE_NAMES)
+_SENTINEL_MARK = "\0"
+_SENTINEL_RE = re.compile("\0([0-9]+)\0")
+# Nodes that pull in other templates, whose use of machine names this module cannot see.
+_OPAQUE_NODES = (jinja2.nodes.Extends, jinja2.nodes.Include, jinja2.nodes.Import, jinja2.nodes.FromImport) \
+    if HAS_JINJA2 else ()
+# What an {% if %} test may be made of when it involves a machine name: its truth is then the shape's.
+_TRUTH_NODES = (jinja2.nodes.Name, jinja2.nodes.Not, jinja2.nodes.And, jinja2.nodes.Or, jinja2.nodes.Const) \
+    if HAS_JINJA2 else ()
 
-    Only for templates made of text and plain {{ name }} substitutions (the per-machine iPXE, GRUB and
-    pxelinux files): str.format on the flat context gives the same bytes as Jinja (both use str() of the
-    value; Jinja's lexer has already applied trim_blocks, comments and newline handling to the text) at
-    a tenth of the cost. Anything else - a tag, a filter, an expression - is left to Jinja.
-    """
-    parts = []
+
+def _holds_sentinel_mark(value):
+    if isinstance(value, str):
+        return _SENTINEL_MARK in value
+    if isinstance(value, dict):
+        return any(_holds_sentinel_mark(item) for item in itertools.chain(value, value.values()))
+    if isinstance(value, (list, tuple)):
+        return any(_holds_sentinel_mark(item) for item in value)
+    return False
+
+
+def _plain_names(tree):
+    """The names a template made only of text and {{ name }} uses, sorted; None for any other template."""
+    names = set()
     for node in tree.body:
         if not isinstance(node, jinja2.nodes.Output):
             return None
         for child in node.nodes:
-            if isinstance(child, jinja2.nodes.TemplateData):
-                parts.append(child.data.replace("{", "{{").replace("}", "}}"))
-            elif (isinstance(child, jinja2.nodes.Name) and child.ctx == "load" and child.name not in _SPECIAL_NAMES
-                  and child.name.isidentifier()):
-                parts.append("{%s}" % child.name)
-            else:
+            if isinstance(child, jinja2.nodes.Name) and child.name.isidentifier():
+                names.add(child.name)
+            elif not isinstance(child, jinja2.nodes.TemplateData):
                 return None
-    return "".join(parts)
+    return tuple(sorted(names))
+
+
+class _NotGroupRenderable(Exception):
+    pass
+
+
+def _machine_tests(tree):
+    """The machine names (MACHINE_NAMES) the parsed template tests in {% if %}/{% elif %}, sorted, or None when it
+    uses one otherwise than as a plain {{ name }} or in such a test (or includes other templates).
+
+    Then the output for a machine is the output for its group with each {{ name }} replaced by str() of the
+    machine's value, once the truth of each tested name is fixed: a filter, an expression, a loop or an
+    assignment over a machine name would need the value itself, and Jinja renders those per machine."""
+    tested = set()
+    machine_names = _MACHINE_NAME_SET
+
+    def visit(node, plain_output=False):
+        if isinstance(node, _OPAQUE_NODES):
+            raise _NotGroupRenderable()
+        if isinstance(node, jinja2.nodes.Name):
+            if node.name in machine_names and not plain_output:
+                raise _NotGroupRenderable()
+            return
+        if isinstance(node, jinja2.nodes.Output):
+            for child in node.nodes:
+                visit(child, plain_output=True)
+            return
+        if isinstance(node, jinja2.nodes.If):
+            visit_test(node.test)
+            for child in node.body + node.elif_ + node.else_:
+                visit(child)
+            return
+        for child in node.iter_child_nodes():
+            visit(child)
+
+    def visit_test(test):
+        nodes = [test, *test.find_all(jinja2.nodes.Node)]  # find_all: the descendants only
+        names = {node.name for node in nodes if isinstance(node, jinja2.nodes.Name)} & machine_names
+        if not names:
+            visit(test)
+            return
+        if not all(isinstance(node, _TRUTH_NODES) for node in nodes):
+            raise _NotGroupRenderable()
+        tested.update(names)
+
+    try:
+        visit(tree)
+    except _NotGroupRenderable:
+        return None
+    return tuple(sorted(tested))
 
 
 # --------------------------------------------------------------------------
@@ -461,18 +572,19 @@ class Renderer:
     # -- rendering --------------------------------------------------------
 
     def machine_files(self, machine) -> dict:
-        _context, _fingerprint, answer_template = self._group(machine)
+        # The group's fingerprint digests everything its context holds: it names the group for Templates.render.
+        _context, group, answer_template = self._group(machine)
         context = self.context(machine)
         render = self.templates.render
-        files = {(HTTP, "ipxe/%s.ipxe" % machine.mac): render("machine.ipxe", context)}
+        files = {(HTTP, "ipxe/%s.ipxe" % machine.mac): render("machine.ipxe", context, group)}
         dashes = context["mac_dashes"]
         if "grub" in self.loaders and machine.firmware == "uefi":
-            files[(TFTP, "grub/grub.cfg-01-%s" % dashes)] = render("grub.cfg", context)
+            files[(TFTP, "grub/grub.cfg-01-%s" % dashes)] = render("grub.cfg", context, group)
         if "pxelinux" in self.loaders and machine.firmware == "bios":
-            files[(TFTP, "pxelinux.cfg/01-%s" % dashes)] = render("pxelinux.cfg", context)
+            files[(TFTP, "pxelinux.cfg/01-%s" % dashes)] = render("pxelinux.cfg", context, group)
         for index, (filename, template) in enumerate(INSTALLER_FILES[context["installer"]]):
             files[(HTTP, "installer/%s/%s" % (machine.name, filename))] = render(
-                answer_template if index == 0 else template, context)
+                answer_template if index == 0 else template, context, group)
         return files
 
     def shared_files(self) -> dict:
