@@ -86,8 +86,9 @@ def cpu_split():
 
 
 def cpu_reference():
-    """Seconds of `python3 -c 'sum(range(10**8))'` in this process: how fast the shared machine's CPU is right now
-    (4.4 s on a quiet machine here; twice that when the host is busy), printed at the start and the end."""
+    """Seconds of `python3 -c 'sum(range(10**8))'` in this process, printed at the start and the end: how fast the
+    shared machine runs the interpreter loop right now (4.2-4.4 s when quiet). Only a hint for this benchmark:
+    rendering and file creation are allocation- and system-call-bound and do not scale with it (benchmarks/README.md)."""
     start = time.perf_counter()
     sum(range(10 ** 8))
     return time.perf_counter() - start

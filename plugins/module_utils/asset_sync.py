@@ -118,8 +118,7 @@ class Tree:
         self.dir_mode = dir_mode
         self._checked_dirs = set()
         self._fresh_dirs = set()   # made in this run: their files need no lookup first
-        self._staged = {}          # owned directory missing at the start -> where it is built
-        self.staged_tops = {}      # (root, owned directory name) -> where it is built, for StagedWriter
+        self.staged_tops = {}      # (root, owned directory) missing at the start -> where it is built
         for root, directory, _pattern in self.owned:
             if root not in self.roots:
                 raise SyncError("owned directory %s/ is in an unknown root %r" % (directory, root))
@@ -144,15 +143,15 @@ class Tree:
                 shutil.rmtree(staged)
             if not os.path.lexists(top):
                 os.mkdir(staged, self.dir_mode)
-                self._staged[top] = staged
                 self.staged_tops[(root, directory)] = staged
 
     def publish(self):
         """Rename the staged directories into place; return the owned directories published."""
-        published = set(self._staged)
-        for top, staged in sorted(self._staged.items()):
+        published = set()
+        for (root, directory), staged in sorted(self.staged_tops.items()):
+            top = self.prefixes[root] + directory
             os.rename(staged, top)
-        self._staged.clear()
+            published.add(top)
         self.staged_tops.clear()
         return published
 
