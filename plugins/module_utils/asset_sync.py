@@ -229,15 +229,22 @@ class StagedWriter:
         self.tree = tree
         self.mode = tree.mode
         self.top_fds = {}      # (root, owned directory) -> descriptor of its staging copy
-        self.places = {}       # (root, directory part of a path) -> (descriptor, prefix) or None: not staged
-        self.made = set()      # (root, owned directory, subdirectory) made or found below a staging copy
+        # (root, directory) -> (descriptor of its staging top, its path below that + "/"), made or found,
+        # or None: not below a staging copy. Every directory in it is on a checked path.
+        self.places = {}
 
     def write(self, root, path, data):
         """(size, mtime_ns, inode) of the file written, or None when path is not below a staging copy."""
         directory, _slash, name = path.rpartition("/")
         place = self.places.get((root, directory), False)
         if place is False:
-            place = self._place(root, path, directory)
+            parent, _slash, last = directory.rpartition("/")
+            # A new subdirectory (installer/<name>/ of each machine) of a checked directory is on a plain
+            # path when its last component and the file's name are plain: no check of the whole path.
+            if not ((root, parent) in self.places and _PLAIN_NAME_RE.fullmatch(last)
+                    and _PLAIN_NAME_RE.fullmatch(name)):
+                self.tree.check_path(root, path)  # raises, naming the path
+            place = self._place(root, directory)
         elif not _PLAIN_NAME_RE.fullmatch(name):
             self.tree.check_path(root, path)  # raises, naming the path
         if place is None:
@@ -250,34 +257,31 @@ class StagedWriter:
         info = _write_and_close(handle, data)
         return info.st_size, info.st_mtime_ns, info.st_ino
 
-    def _place(self, root, path, directory):
-        self.tree.check_path(root, path)  # the full check, once per directory
-        top, _slash, below = directory.partition("/")
-        staged = self.tree.staged_tops.get((root, top))
-        place = None
-        if staged is not None:
-            top_fd = self.top_fds.get((root, top))
-            if top_fd is None:
-                top_fd = self.top_fds[(root, top)] = os.open(staged, _DIR_FLAGS)
-            if below:
-                self._make_dirs(root, top, top_fd, below)
-            place = (top_fd, below + "/" if below else "")
+    def _place(self, root, directory):
+        """The place of directory (on a checked path), made in its staging copy with its parents if needed."""
+        place = self.places.get((root, directory), False)
+        if place is not False:
+            return place
+        parent, _slash, last = directory.rpartition("/")
+        if not parent:  # an owned directory
+            staged = self.tree.staged_tops.get((root, directory))
+            place = None
+            if staged is not None:
+                top_fd = self.top_fds[(root, directory)] = os.open(staged, _DIR_FLAGS)
+                place = (top_fd, "")
+        else:
+            place = self._place(root, parent)
+            if place is not None:
+                top_fd, prefix = place
+                relative = prefix + last
+                try:
+                    os.mkdir(relative, self.tree.dir_mode, dir_fd=top_fd)
+                except FileExistsError:  # another worker made it first
+                    if not stat.S_ISDIR(os.stat(relative, dir_fd=top_fd, follow_symlinks=False).st_mode):
+                        raise SyncError("%s:%s is not a directory" % (root, directory)) from None
+                place = (top_fd, relative + "/")
         self.places[(root, directory)] = place
         return place
-
-    def _make_dirs(self, root, top, top_fd, below):
-        """Make below (and its parents) in the staging copy; another worker may have made it first."""
-        parts = below.split("/")
-        for depth in range(1, len(parts) + 1):
-            relative = "/".join(parts[:depth])
-            if (root, top, relative) in self.made:
-                continue
-            try:
-                os.mkdir(relative, self.tree.dir_mode, dir_fd=top_fd)
-            except FileExistsError:
-                if not stat.S_ISDIR(os.stat(relative, dir_fd=top_fd, follow_symlinks=False).st_mode):
-                    raise SyncError("%s/%s is not a directory" % (self.tree.staged_tops[(root, top)], relative)) from None
-            self.made.add((root, top, relative))
 
     def close(self):
         for handle in self.top_fds.values():

@@ -9,7 +9,7 @@ flat context dict built in Python (no Jinja over hostvars, no per-machine
 compile), which is what makes 100,000 machines a matter of seconds. A template
 that uses machine names only as {{ name }} and in {% if %} tests (all shipped
 ones) is rendered by Jinja once per group of machines sharing profile, network
-and service URL, and per machine by str.format (Templates._group_pattern).
+and service URL, and per machine by filling in a _Pattern (Templates._group_pattern).
 
 Layout (URL conventions shared with the Kea renderer, keep exact):
 
@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import operator
 import os
 import re
 from urllib.parse import urlsplit
@@ -87,6 +88,7 @@ OWNED = (
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 _GRUB_SAFE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+%-]*$")
+_GRUB_SAFE_LINE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+% -]*$")
 
 
 class PxeError(Exception):
@@ -173,7 +175,7 @@ class Templates:
         self.compiled = {}
         self.tests = {}     # key -> the machine names it tests in {% if %}, for templates a group pattern can render
         self._flat = {}     # key -> every name of a template made of text and {{ name }} only: one pattern for all
-        self._patterns = {}  # (key, group, shape) -> str.format pattern, or None: render with Jinja
+        self._patterns = {}  # (key, group, shape) -> _Pattern, or None: render with Jinja
         self._groups_marked = {}  # group -> whether a value of its context holds _SENTINEL_MARK
         sources = [(name, "template " + name, text) for name, text in sorted(texts.items()) if name in TEMPLATE_NAMES]
         sources += [("profile:" + name, "profiles.%s.template" % name, text)
@@ -195,25 +197,32 @@ class Templates:
                     self._flat[key] = names
         if problems:
             raise PxeError(problems)
+        self.tested = tuple(sorted(set().union(*self.tests.values())))
         self.digest = digest.hexdigest()
         # Contexts are passed as-is (shared=True, no per-render dict merge): add the globals once.
         self.globals = dict(self.env.globals)
 
-    def render(self, key: str, context: dict, group=None) -> bytes:
+    def shape(self, context) -> tuple:
+        """What fixes the branches the templates take for a machine: the truth of each machine name they test."""
+        return tuple(True if context[name] else repr(context[name]) for name in self.tested)
+
+    def render(self, key: str, context: dict, group=None, shape=None) -> bytes:
         """key's output for context. group: a hashable naming the context's group, i.e. equal for contexts
         whose names other than MACHINE_NAMES are equal: then the template is rendered by Jinja once per group
-        and shape, and per machine by str.format (see _machine_tests)."""
+        and shape, and per machine by filling in a _Pattern (see _machine_tests). shape: self.shape(context),
+        when the caller renders several templates for one context."""
         tests = self.tests.get(key) if group is not None else None
         if tests is not None:
             try:
-                shape = tuple(True if context[name] else repr(context[name]) for name in tests)
+                if shape is None:
+                    shape = self.shape(context)
                 flat = self._flat.get(key)
                 pattern_key = (key, group if flat is None else None, shape)
                 pattern = self._patterns.get(pattern_key, False)
                 if pattern is False:
                     pattern = self._patterns[pattern_key] = self._group_pattern(key, context, group, tests, flat)
                 if pattern is not None:
-                    return pattern.format_map(context).encode("utf-8")
+                    return pattern.fill(context).encode("utf-8")
             except KeyError:  # an undefined name: Jinja says which, in its words
                 pass
         template = self.compiled[key]
@@ -223,10 +232,10 @@ class Templates:
             raise PxeError(["template %s for %s: %s" % (key, context.get("name", "boot.ipxe"), exc)]) from None
 
     def _group_pattern(self, key, context, group, tests, flat):
-        """The str.format pattern rendering key for every machine of context's group and shape, or None.
+        """The _Pattern rendering key for every machine of context's group and shape, or None.
 
         Jinja renders the template once, with each machine name replaced by a sentinel (a name tested
-        falsy keeps its value: the shape fixes it); the sentinels in the output become {name} fields.
+        falsy keeps its value: the shape fixes it); the sentinels in the output become its slots.
         Exact because the template uses machine names only as {{ name }} and in tests (_machine_tests).
         A flat template gets every name it uses replaced, so its pattern serves every group.
         """
@@ -241,15 +250,46 @@ class Templates:
         for index, name in enumerate(slots):
             if name in tests and not context[name]:
                 continue
-            values[name] = "%s%d%s" % (_SENTINEL_MARK, index, _SENTINEL_MARK)
+            values[name] = _sentinel(index)
         template = self.compiled[key]
         try:
             text = "".join(template.root_render_func(template.new_context(values, shared=True)))
         except jinja2.TemplateError:
             return None  # rendered per machine, which raises with Jinja's message
+        return _Pattern.of(text, slots)
+
+
+class _Pattern:
+    """A template's output for one group and shape: literal texts with a context value between each two.
+
+    fill() is one join (str.format_map would parse the whole text again for every machine: 5-11 us
+    against about 1 us for a shipped template)."""
+    __slots__ = ("literals", "values", "size")
+
+    @classmethod
+    def of(cls, text, slots):
+        """The pattern of a text rendered with _sentinel(index) for each value slots[index]."""
         parts = _SENTINEL_RE.split(text)
-        return "".join("{%s}" % slots[int(part)] if odd else part.replace("{", "{{").replace("}", "}}")
-                       for odd, part in zip(itertools.cycle((False, True)), parts))
+        return cls(parts[0::2], [slots[int(index)] for index in parts[1::2]])
+
+    def __init__(self, literals, names):
+        self.literals = tuple(literals)
+        self.size = 2 * len(names) + 1
+        self.values = operator.itemgetter(*names) if names else None
+        if len(names) == 1:  # itemgetter of one name returns the value, not a 1-tuple
+            self.values = lambda context, name=names[0]: (context[name],)
+
+    def fill(self, context) -> str:
+        if self.values is None:
+            return self.literals[0]
+        pieces = [None] * self.size
+        pieces[0::2] = self.literals
+        pieces[1::2] = self.values(context)
+        try:
+            return "".join(pieces)
+        except TypeError:  # a value that is not a string (None, a dict): as {{ value }} renders it
+            pieces[1::2] = map(str, pieces[1::2])
+            return "".join(pieces)
 
 
 # The names context() sets per machine; every other name is the same for all machines of a group.
@@ -264,6 +304,10 @@ _OPAQUE_NODES = (jinja2.nodes.Extends, jinja2.nodes.Include, jinja2.nodes.Import
 # What an {% if %} test may be made of when it involves a machine name: its truth is then the shape's.
 _TRUTH_NODES = (jinja2.nodes.Name, jinja2.nodes.Not, jinja2.nodes.And, jinja2.nodes.Or, jinja2.nodes.Const) \
     if HAS_JINJA2 else ()
+
+
+def _sentinel(index):
+    return "%s%d%s" % (_SENTINEL_MARK, index, _SENTINEL_MARK)
 
 
 def _holds_sentinel_mark(value):
@@ -363,14 +407,43 @@ def grub_path(url: str) -> str:
     return "(http,%s)%s" % (parts.netloc, parts.path or "/")
 
 
-def grub_args(args: str) -> str:
-    """Kernel arguments for a GRUB `linux` line: ';' and quotes are GRUB syntax, so quote."""
-    return " ".join(arg if _GRUB_SAFE_RE.match(arg) else "'%s'" % arg.replace("'", "'\\''")
-                    for arg in args.split())
+def grub_args(args: str, sentinels=False) -> str:
+    """Kernel arguments for a GRUB `linux` line: ';' and quotes are GRUB syntax, so quote.
+    sentinels: args holds sentinels (_sentinel) standing for values of GRUB-safe characters only."""
+    if _GRUB_SAFE_LINE_RE.match(args):  # nothing to quote: one match instead of one per argument
+        return " ".join(args.split())
+    return " ".join(arg if _GRUB_SAFE_RE.match(_SENTINEL_RE.sub("x", arg) if sentinels else arg)
+                    else "'%s'" % arg.replace("'", "'\\''") for arg in args.split())
 
 
 def mac_dashes(mac: str) -> str:
     return mac.replace(":", "-")
+
+
+def _kernel_args(installer, answer_dir, hostname, domain, cmdline, sentinels=False):
+    """A machine's kernel arguments, plain and for GRUB: its installer's, then its profile's cmdline."""
+    args = _installer_args(installer, answer_dir, hostname, domain)
+    args_grub = grub_args(args, sentinels)
+    if cmdline:
+        args += " " + cmdline
+        cmdline_grub = grub_args(cmdline)
+        if cmdline_grub:
+            args_grub += " " + cmdline_grub
+    return args, args_grub
+
+
+def _kernel_args_patterns(values):
+    """{has a domain: (kernel_args, kernel_args_grub) as _Patterns over name, hostname and domain} for a profile's
+    values: two fills per machine instead of building and GRUB-quoting its arguments (quoting depends only on
+    the profile's part when names and domains are GRUB-safe: validated names are, a network's domain is checked
+    per group). None when the profile's values could be mistaken for sentinels: then each machine's are built."""
+    if _holds_sentinel_mark(values["http_url"]) or _holds_sentinel_mark(values["cmdline"]):
+        return None
+    slots = ("name", "hostname", "domain")
+    answer_dir = "%s/installer/%s" % (values["http_url"], _sentinel(0))
+    return {has_domain: tuple(_Pattern.of(text, slots) for text in _kernel_args(
+        values["installer"], answer_dir, _sentinel(1), _sentinel(2) if has_domain else "", values["cmdline"],
+        sentinels=True)) for has_domain in (False, True)}
 
 
 def _installer_args(installer: str, answer_dir: str, hostname: str, domain: str) -> str:
@@ -388,24 +461,36 @@ def _installer_args(installer: str, answer_dir: str, hostname: str, domain: str)
 # --------------------------------------------------------------------------
 
 class Unit:
-    """One machine's (or the shared entry script's) files: a stable key, a fingerprint of every
-    input its output depends on, and render() -> {(root, path): bytes}. The sync skips a unit
-    whose fingerprint and files are unchanged without rendering it.
-
-    fingerprint may be given as a function computing it: it is then computed on first use, so a
-    first run (no manifest to compare with) computes it in the sync's workers, in parallel."""
-    __slots__ = ("key", "_fingerprint", "render")
+    """One set of files the sync keeps up to date: a stable key, a fingerprint (str) of every input its output
+    depends on, and render() -> {(root, path): bytes}. The sync skips a unit whose fingerprint and files are
+    unchanged without rendering it."""
+    __slots__ = ("key", "fingerprint", "render")
 
     def __init__(self, key, fingerprint, render):
         self.key = key
-        self._fingerprint = fingerprint
+        self.fingerprint = fingerprint
         self.render = render
+
+
+class MachineUnit:
+    """One machine's Unit, as one object (100,000 of them are built per run). Its fingerprint is computed on
+    first use: a first run (no manifest to compare with) computes it in the sync's workers, in parallel."""
+    __slots__ = ("key", "machine", "renderer", "_fingerprint")
+
+    def __init__(self, renderer, machine):
+        self.key = machine.name
+        self.machine = machine
+        self.renderer = renderer
+        self._fingerprint = None
 
     @property
     def fingerprint(self) -> str:
-        if not isinstance(self._fingerprint, str):
-            self._fingerprint = self._fingerprint()
+        if self._fingerprint is None:
+            self._fingerprint = self.renderer.fingerprint(self.machine)
         return self._fingerprint
+
+    def render(self) -> dict:
+        return self.renderer.machine_files(self.machine)
 
 
 class Renderer:
@@ -430,7 +515,7 @@ class Renderer:
             self.base6 = http_base(fabric.pxe_ipv6, fabric.http_port) if fabric.pxe_ipv6 else None
         self._groups = {}
         self._networks = {}
-        self._cmdline_grub = {}  # profile cmdline -> grub_args() of it
+        self._profiles = {}
         self._problems = []
         self._check()
         if self._problems:
@@ -488,74 +573,84 @@ class Renderer:
     # -- contexts ---------------------------------------------------------
 
     def _network(self, name):
+        """A network's template values and a digest of its record (cached: groups of many profiles share it)."""
         cached = self._networks.get(name)
         if cached is None:
             network = self.fleet.network(name)
-            cached = {"network": name, "domain": network.domain or "", "dns_servers": list(network.dns_servers),
+            values = {"network": name, "domain": network.domain or "", "dns_servers": list(network.dns_servers),
                       "ipv4_prefixlen": None, "ipv4_netmask": None, "ipv4_gateway": None,
                       "ipv6_prefixlen": None, "ipv6_gateway": None}
             if network.ipv4:
                 prefix = IPNetwork(network.ipv4.prefix)
-                cached.update(ipv4_prefixlen=prefix.prefixlen, ipv4_netmask=str(prefix.netmask),
+                values.update(ipv4_prefixlen=prefix.prefixlen, ipv4_netmask=str(prefix.netmask),
                               ipv4_gateway=network.ipv4.gateway)
             if network.ipv6:
-                cached.update(ipv6_prefixlen=IPNetwork(network.ipv6.prefix).prefixlen,
+                values.update(ipv6_prefixlen=IPNetwork(network.ipv6.prefix).prefixlen,
                               ipv6_gateway=network.ipv6.gateway)
-            self._networks[name] = cached
+            cached = self._networks[name] = (values, _digest(network.as_dict()))
         return cached
 
-    def _group(self, machine):
-        """Context and fingerprint shared by machines of one (profile, network, service URL)."""
-        base = self._base(machine)
-        key = (machine.profile, machine.network, base)
-        group = self._groups.get(key)
-        if group is None:
-            profile = self.fleet.profile(machine.profile)
-            context = dict(self.templates.globals)
-            context.update(self._network(machine.network))
-            context.update(
+    def _profile(self, name, base):
+        """A profile's template values with service URL base, a digest of them, the name of its answer-file
+        template and its kernel arguments' patterns (cached: thousands of groups share a few of these)."""
+        key = (name, base)
+        cached = self._profiles.get(key)
+        if cached is None:
+            profile = self.fleet.profile(name)
+            values = dict(
                 profile=profile.name, installer=profile.installer, disk=profile.disk,
                 packages=list(profile.packages), cmdline=profile.cmdline, http_url=base,
                 kernel_url=asset_url(base, profile.kernel), initrd_url=asset_url(base, profile.initrd))
             if "grub" in self.loaders:
                 try:
-                    context.update(kernel_grub=grub_path(context["kernel_url"]),
-                                   initrd_grub=grub_path(context["initrd_url"]))
+                    values.update(kernel_grub=grub_path(values["kernel_url"]), initrd_grub=grub_path(values["initrd_url"]))
                 except ValueError:  # only bios/uefi-http machines use this profile: no GRUB lines
-                    context.update(kernel_grub=None, initrd_grub=None)
-            answer = INSTALLER_FILES[profile.installer][0][1]
+                    values.update(kernel_grub=None, initrd_grub=None)
+            answer = "profile:" + profile.name if profile.template else INSTALLER_FILES[profile.installer][0][1]
             # as_dict(): the records without their source path (the module unpacks the SoT to a new
             # temporary directory every run; that must not re-render every machine).
-            fingerprint = hashlib.blake2b(repr((profile.as_dict(), self.fleet.network(machine.network).as_dict(),
-                                                base, self.loaders, self.templates.digest)).encode("utf-8"),
-                                          digest_size=16).digest()
-            group = (context, fingerprint, "profile:" + profile.name if profile.template else answer)
-            self._groups[key] = group
+            digest = _digest((profile.as_dict(), base, self.loaders, self.templates.digest))
+            cached = self._profiles[key] = (values, digest, answer, _kernel_args_patterns(values))
+        return cached
+
+    def _group(self, machine):
+        """(context, fingerprint, answer-file template, kernel arguments' patterns or None) shared by the machines
+        of one (profile, network, service URL)."""
+        base = self._base(machine)
+        key = (machine.profile, machine.network, base)
+        group = self._groups.get(key)
+        if group is None:
+            network_values, network_digest = self._network(machine.network)
+            profile_values, profile_digest, answer, kernel_args_patterns = self._profile(machine.profile, base)
+            context = dict(self.templates.globals)
+            context.update(network_values)
+            context.update(profile_values)
+            if not _GRUB_SAFE_RE.match(context["domain"]):
+                kernel_args_patterns = None  # the patterns stand for GRUB-safe domains only
+            fingerprint = hashlib.blake2b(profile_digest + network_digest, digest_size=16).digest()
+            group = self._groups[key] = (context, fingerprint, answer, kernel_args_patterns)
         return group
 
     def context(self, machine) -> dict:
         """Everything a template may use for one machine: flat names, strings/lists/None."""
-        group_context, _fingerprint, _answer = self._group(machine)
+        return self._context(machine, self._group(machine))
+
+    def _context(self, machine, group):
+        group_context, _fingerprint, _answer, kernel_args_patterns = group
         context = group_context.copy()
-        name = machine.name
+        context["name"] = name = machine.name
         hostname, _dot, name_domain = name.partition(".")
-        domain = name_domain or context["domain"]
+        context["hostname"] = hostname
+        context["domain"] = domain = name_domain or context["domain"]
         answer_dir = "%s/installer/%s" % (context["http_url"], name)
         installer = context["installer"]
-        kernel_args = _installer_args(installer, answer_dir, hostname, domain)
-        kernel_args_grub = grub_args(kernel_args)
-        cmdline = context["cmdline"]
-        if cmdline:
-            kernel_args += " " + cmdline
-            # grub_args works per argument: the profile's part is quoted once per profile, not per machine.
-            cmdline_grub = self._cmdline_grub.get(cmdline)
-            if cmdline_grub is None:
-                cmdline_grub = self._cmdline_grub[cmdline] = grub_args(cmdline)
-            if cmdline_grub:
-                kernel_args_grub += " " + cmdline_grub
-        context["name"] = name
-        context["hostname"] = hostname
-        context["domain"] = domain
+        if kernel_args_patterns is None:
+            context["kernel_args"], context["kernel_args_grub"] = _kernel_args(
+                installer, answer_dir, hostname, domain, context["cmdline"])
+        else:
+            kernel_args, kernel_args_grub = kernel_args_patterns[bool(domain)]
+            context["kernel_args"] = kernel_args.fill(context)
+            context["kernel_args_grub"] = kernel_args_grub.fill(context)
         context["fqdn"] = "%s.%s" % (hostname, domain) if domain else name
         context["mac"] = mac = machine.mac
         context["mac_dashes"] = mac_dashes(mac)
@@ -565,26 +660,26 @@ class Renderer:
         context["ipv4"] = machine.ipv4
         context["ipv6"] = machine.ipv6
         context["answer_url"] = "%s/%s" % (answer_dir, INSTALLER_FILES[installer][0][0])
-        context["kernel_args"] = kernel_args
-        context["kernel_args_grub"] = kernel_args_grub
         return context
 
     # -- rendering --------------------------------------------------------
 
     def machine_files(self, machine) -> dict:
+        group = self._group(machine)
+        context = self._context(machine, group)
         # The group's fingerprint digests everything its context holds: it names the group for Templates.render.
-        _context, group, answer_template = self._group(machine)
-        context = self.context(machine)
+        _context, group_name, answer_template, _kernel_args = group
+        shape = self.templates.shape(context)
         render = self.templates.render
-        files = {(HTTP, "ipxe/%s.ipxe" % machine.mac): render("machine.ipxe", context, group)}
+        files = {(HTTP, "ipxe/%s.ipxe" % machine.mac): render("machine.ipxe", context, group_name, shape)}
         dashes = context["mac_dashes"]
         if "grub" in self.loaders and machine.firmware == "uefi":
-            files[(TFTP, "grub/grub.cfg-01-%s" % dashes)] = render("grub.cfg", context, group)
+            files[(TFTP, "grub/grub.cfg-01-%s" % dashes)] = render("grub.cfg", context, group_name, shape)
         if "pxelinux" in self.loaders and machine.firmware == "bios":
-            files[(TFTP, "pxelinux.cfg/01-%s" % dashes)] = render("pxelinux.cfg", context, group)
+            files[(TFTP, "pxelinux.cfg/01-%s" % dashes)] = render("pxelinux.cfg", context, group_name, shape)
         for index, (filename, template) in enumerate(INSTALLER_FILES[context["installer"]]):
             files[(HTTP, "installer/%s/%s" % (machine.name, filename))] = render(
-                answer_template if index == 0 else template, context, group)
+                answer_template if index == 0 else template, context, group_name, shape)
         return files
 
     def shared_files(self) -> dict:
@@ -597,11 +692,7 @@ class Renderer:
         """Units for the sync, sorted by key: the shared entry script, then one per machine."""
         shared_fp = hashlib.blake2b(repr((self.base4, self.base6, self.templates.digest)).encode("utf-8"),
                                     digest_size=16).hexdigest()
-        units = [Unit("", shared_fp, self.shared_files)]
-        fingerprint, machine_files = self.fingerprint, self.machine_files
-        for machine in self.fleet.machines:
-            units.append(Unit(machine.name, _bind(fingerprint, machine), _bind(machine_files, machine)))
-        return units
+        return [Unit("", shared_fp, self.shared_files), *(MachineUnit(self, machine) for machine in self.fleet.machines)]
 
     def fingerprint(self, machine) -> str:
         """A digest of everything machine_files(machine) depends on."""
@@ -615,13 +706,13 @@ class Renderer:
         return dict(sorted(files.items()))
 
 
+def _digest(record) -> bytes:
+    return hashlib.blake2b(repr(record).encode("utf-8"), digest_size=16).digest()
+
+
 def _machine_key(machine) -> bytes:
     """Every machine field a template can see, as bytes (much cheaper than the dataclass repr)."""
     labels = "\0".join("%s=%r" % item for item in sorted(machine.labels.items())) if machine.labels else ""
     return ("%s\0%s\0%s\0%s\0%s\0%s\0%s\0%s\0%s" % (
         machine.name, machine.mac, machine.network, machine.profile, machine.firmware,
         machine.ipv4, machine.ipv6, machine.rack, labels)).encode("utf-8")
-
-
-def _bind(function, argument):
-    return lambda: function(argument)

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """The asset sync: atomic writes, no rewrite of unchanged files, pruning only what it owns."""
 
+import dataclasses
 import os
 
 import pytest
@@ -337,24 +338,17 @@ def test_first_run_into_empty_roots_writes_exact_content_and_leaves_no_staging(r
     assert again.summary()["files"]["removed"] == ["http:ipxe/stray.ipxe"] and snapshot(roots) == before
 
 
-def test_first_run_fingerprints_are_computed_in_the_workers_and_recorded(roots, tmp_path):
-    calls = []
-
-    def lazy(index):
-        def fingerprint():
-            calls.append(os.getpid())
-            return "fp%d" % index
-        return fingerprint
-    units = [pxe.Unit("m%05d" % index, lazy(index), _bind_files(index)) for index in range(2500)]
+def test_first_run_fingerprints_are_computed_in_the_workers_and_recorded(roots, tmp_path, fleet, templates):
+    machine = fleet.machines[0]
+    machines = tuple(dataclasses.replace(machine, name="m%05d" % index, mac="52:54:00:00:%02x:%02x" % divmod(index, 256))
+                     for index in range(2500))
+    renderer = pxe.Renderer(dataclasses.replace(fleet, machines=machines), templates)
+    units = renderer.units()
     state = str(tmp_path / "state.json")
     asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=2)
-    assert calls == []  # not in this process: the workers did it
+    assert all(unit._fingerprint is None for unit in units[1:])  # not in this process: the workers did it
     manifest = asset_sync.Manifest.load(state, dict(sorted(roots.items())))
-    assert manifest.fingerprints == ["fp%d" % index for index in range(2500)]
-
-
-def _bind_files(index):
-    return lambda: {("http", "ipxe/m%05d.ipxe" % index): b"%d\n" % index}
+    assert manifest.fingerprints == [units[0].fingerprint] + [renderer.fingerprint(m) for m in machines]
 
 
 def test_first_run_keeps_existing_directories_and_the_operators_files(roots, tmp_path):
