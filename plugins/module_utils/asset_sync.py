@@ -34,6 +34,7 @@ import collections
 import heapq
 import itertools
 import json
+import operator
 import os
 import re
 import shutil
@@ -53,6 +54,7 @@ _PLAIN_PATH_RE = re.compile(r"^(?!\.\.?(?:/|$))[^/\0\\]+(?:/(?!\.\.?(?:/|$))[^/\
 # One component of such a path (fullmatch).
 _PLAIN_NAME_RE = re.compile(r"(?!\.\.?$)[^/\0\\]+")
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_KEY_OF = operator.attrgetter("key")
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -432,7 +434,7 @@ class Manifest:
         """Append units (rendered into batch, its units first..last-1, their files from file_start on)."""
         counts = batch["counts"][first:last]
         file_end = file_start + sum(counts)
-        self.keys.extend(unit.key for unit in units)
+        self.keys.extend(map(_KEY_OF, units))
         self.fingerprints.extend(batch["fingerprints"][first:last])
         self.ends.extend(itertools.islice(itertools.accumulate(counts, initial=len(self.paths)), 1, None))
         self.roots.extend(batch["roots"][file_start:file_end])
@@ -590,21 +592,33 @@ def _sync(tree, units, state_file, check_mode, workers, limit, inputs):
         tree.stage_missing()
     old_units = {key: index for index, key in enumerate(old.keys)}
     stale_units = {old.unit_of_file(index) for index in stale}
-    plan = []   # per unit: its index in the old manifest (files intact, fingerprint equal) or None
+    # The units in order, as runs: [index in the old manifest of the first, count] of old units intact (files
+    # and fingerprint) and consecutive there, [None, count] of units to render (todo).
+    plan = []
     todo = []
-    for unit in units:
-        index = old_units.get(unit.key)
-        if index is not None and old.fingerprints[index] == unit.fingerprint and index not in stale_units:
-            plan.append(index)
-            start, end = old.span(index)
-            result.counts["unchanged"] += end - start
-        else:
-            plan.append(None)
-            todo.append(unit)
-    if len({unit.key for unit in units}) != len(plan):
+    if not old_units:  # a first run (or a lost manifest): every unit is rendered, no per-unit lookup
+        todo = list(units)
+        plan = [[None, len(todo)]] if todo else []
+    else:
+        for unit in units:
+            index = old_units.get(unit.key)
+            if index is not None and old.fingerprints[index] == unit.fingerprint and index not in stale_units:
+                start, end = old.span(index)
+                result.counts["unchanged"] += end - start
+                if plan and plan[-1][0] is not None and plan[-1][0] + plan[-1][1] == index:
+                    plan[-1][1] += 1
+                else:
+                    plan.append([index, 1])
+            else:
+                todo.append(unit)
+                if plan and plan[-1][0] is None:
+                    plan[-1][1] += 1
+                else:
+                    plan.append([None, 1])
+    if len({unit.key for unit in units}) != len(units):
         raise SyncError("two units have the same key")
 
-    result.units = len(plan)
+    result.units = len(units)
     result.units_rendered = len(todo)
     batches = _apply_all(tree, todo, check_mode, workers)
     new = _assemble(Manifest(inputs), old, plan, todo, batches)
@@ -647,32 +661,26 @@ def _sync(tree, units, state_file, check_mode, workers, limit, inputs):
 
 
 def _assemble(new, old, plan, todo, batches):
-    """The new manifest in unit order: runs of intact old units copied, runs of rendered ones appended."""
+    """The new manifest in unit order (plan: see _sync): runs of intact old units copied, runs of rendered ones
+    appended from the batches (one per worker span, in todo's order)."""
     rendered = 0                     # units of todo appended so far
     batch_index = unit_in_batch = file_in_batch = 0
-    position = 0
-    while position < len(plan):
-        first = plan[position]
-        end = position + 1
+    for first, count in plan:
         if first is not None:
-            while end < len(plan) and plan[end] is not None and plan[end] == plan[end - 1] + 1:
-                end += 1
-            new.copy_units(old, first, plan[end - 1] + 1)
-            position = end
+            new.copy_units(old, first, first + count)
             continue
-        batch = batches[batch_index]
-        while unit_in_batch == len(batch["counts"]):  # the next batch (a worker's span)
-            batch_index += 1
-            batch, unit_in_batch, file_in_batch = batches[batch_index], 0, 0
-        room = len(batch["counts"]) - unit_in_batch
-        while end < len(plan) and plan[end] is None and end - position < room:
-            end += 1
-        count = end - position
-        file_in_batch = new.add_rendered(todo[rendered:rendered + count], batch, unit_in_batch,
-                                         unit_in_batch + count, file_in_batch)
-        rendered += count
-        unit_in_batch += count
-        position = end
+        while count:
+            batch = batches[batch_index]
+            if unit_in_batch == len(batch["counts"]):  # the next batch
+                batch_index += 1
+                unit_in_batch = file_in_batch = 0
+                continue
+            taken = min(count, len(batch["counts"]) - unit_in_batch)
+            file_in_batch = new.add_rendered(todo[rendered:rendered + taken], batch, unit_in_batch,
+                                             unit_in_batch + taken, file_in_batch)
+            rendered += taken
+            unit_in_batch += taken
+            count -= taken
     return new
 
 

@@ -4,6 +4,7 @@ installer kind) plus the entry script. A change in output shows up as a diff of 
 
 import dataclasses
 import os
+import random
 
 import pytest
 
@@ -121,6 +122,23 @@ def test_renderer_refuses_unsafe_names_even_from_a_hand_built_sot(fleet, templat
     machine = dataclasses.replace(fleet.machines[0], mac="52:54:00:12:00:01/../x")
     with pytest.raises(pxe.PxeError, match=r"mac: .* is not a lower-case colon-form MAC"):
         pxe.Renderer(dataclasses.replace(fleet, machines=(machine,)), templates)
+
+
+def test_names_and_macs_checked_all_at_once_agree_with_each_checked_alone():
+    chance = random.Random(6)
+    for _trial in range(5000):
+        count = chance.randint(0, 4)
+        names = ["".join(chance.choice("az09.-\nA_ :") for _ in range(chance.randint(0, 6))) for _ in range(count)]
+        if chance.random() < 0.5:  # mostly valid names, with one odd one or none
+            names = ["m%04d" % chance.randint(0, 9999) for _ in range(count)] + names[:1]
+        assert pxe._all_names(names) == (bool(names) and all(pxe._NAME_RE.fullmatch(name) for name in names)), names
+        macs = [":".join("%02x" % chance.randint(0, 255) for _ in range(6)) for _ in range(count)]
+        if macs and chance.random() < 0.7:  # one character replaced, inserted or dropped
+            index, at = chance.randrange(count), chance.randrange(17)
+            macs[index] = macs[index][:at] + chance.choice("0aAg:\n-") + macs[index][at + chance.choice((0, 1, 2)):]
+        assert pxe._all_macs(macs) == (bool(macs) and all(pxe._MAC_RE.fullmatch(mac) for mac in macs)), macs
+    assert pxe._all_names(["a" * 253]) and not pxe._all_names(["a" * 254]) and not pxe._all_names(["ok", None])
+    assert not pxe._all_macs(["52:54:00:12:00:01", None])
 
 
 def test_missing_profile_template_fails_before_rendering(sot_copy):

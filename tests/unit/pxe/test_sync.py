@@ -387,3 +387,25 @@ def test_first_run_checks_every_name_in_a_directory_already_made(roots, bad):
     with pytest.raises(asset_sync.SyncError, match="refusing to write"):
         asset_sync.sync(roots, pxe.OWNED, units)
     assert "installer" not in os.listdir(roots["http"])  # nothing published
+
+
+def test_unchanged_and_rendered_units_interleave_across_worker_batches(roots, tmp_path):
+    units = _fleet_units(3003)
+    state = str(tmp_path / "state.json")
+    asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=2)
+    # Two units of every three change: 2,000 rendered by forked workers in several batches, runs of two
+    # rendered units between single intact ones; two units gone: intact units 0 and 3 become neighbours.
+    changed = [unit if index % 3 == 0 else pxe.Unit(unit.key, "fp2", lambda files={
+        key: data + b"changed\n" for key, data in unit.render().items()}: files) for index, unit in enumerate(units)]
+    del changed[1:3]
+    result = asset_sync.sync(roots, pxe.OWNED, changed, state_file=state, workers=2)
+    assert result.units_rendered == 2000 and result.counts == {"added": 0, "changed": 6000, "removed": 6,
+                                                               "unchanged": 3003}
+    manifest = asset_sync.Manifest.load(state, dict(sorted(roots.items())))
+    assert manifest.keys == [unit.key for unit in changed]
+    assert manifest.fingerprints == [unit.fingerprint for unit in changed]
+    assert list(zip(manifest.roots, manifest.paths)) == [key for unit in changed for key in sorted(unit.render())]
+    for index, (root, path) in enumerate(zip(manifest.roots, manifest.paths)):
+        info = os.stat(os.path.join(roots[root], path))
+        assert tuple(manifest.stats[3 * index:3 * index + 3]) == (info.st_size, info.st_mtime_ns, info.st_ino), path
+    assert _content(roots) == {"%s:%s" % key: data for unit in changed for key, data in unit.render().items()}
