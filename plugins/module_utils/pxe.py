@@ -604,7 +604,8 @@ class Renderer:
                 kernel_url=asset_url(base, profile.kernel), initrd_url=asset_url(base, profile.initrd))
             if "grub" in self.loaders:
                 try:
-                    values.update(kernel_grub=grub_path(values["kernel_url"]), initrd_grub=grub_path(values["initrd_url"]))
+                    values.update(kernel_grub=grub_path(values["kernel_url"]),
+                                  initrd_grub=grub_path(values["initrd_url"]))
                 except ValueError:  # only bios/uefi-http machines use this profile: no GRUB lines
                     values.update(kernel_grub=None, initrd_grub=None)
             answer = "profile:" + profile.name if profile.template else INSTALLER_FILES[profile.installer][0][1]
@@ -693,7 +694,8 @@ class Renderer:
         """Units for the sync, sorted by key: the shared entry script, then one per machine."""
         shared_fp = hashlib.blake2b(repr((self.base4, self.base6, self.templates.digest)).encode("utf-8"),
                                     digest_size=16).hexdigest()
-        return [Unit("", shared_fp, self.shared_files), *(MachineUnit(self, machine) for machine in self.fleet.machines)]
+        return [Unit("", shared_fp, self.shared_files),
+                *(MachineUnit(self, machine) for machine in self.fleet.machines)]
 
     def fingerprint(self, machine) -> str:
         """A digest of everything machine_files(machine) depends on."""

@@ -98,7 +98,8 @@ def test_machines_of_one_group_with_other_truths_get_their_own_pattern(fleet, la
 
 @pytest.mark.parametrize("http_url", [None, "http://[2001:db8::10]:8080", "http://pxe.example.net/it's;x"])
 @pytest.mark.parametrize("cmdline", ["", "console=ttyS0 quiet", "a;b 'q' x=\"y z\"\tlast"])
-def test_kernel_arguments_from_patterns_are_the_ones_built_per_machine(fleet, templates, monkeypatch, http_url, cmdline):
+def test_kernel_arguments_from_patterns_are_the_ones_built_per_machine(
+        fleet, templates, monkeypatch, http_url, cmdline):
     fleet = dataclasses.replace(fleet, profiles=tuple(dataclasses.replace(p, cmdline=cmdline) for p in fleet.profiles))
     fast = [pxe.Renderer(fleet, templates, http_url=http_url).context(machine) for machine in fleet.machines]
     monkeypatch.setattr(pxe, "_kernel_args_patterns", lambda values: None)

@@ -128,11 +128,11 @@ def test_names_and_macs_checked_all_at_once_agree_with_each_checked_alone():
     chance = random.Random(6)
     for _trial in range(5000):
         count = chance.randint(0, 4)
-        names = ["".join(chance.choice("az09.-\nA_ :") for _ in range(chance.randint(0, 6))) for _ in range(count)]
+        names = ["".join(chance.choices("az09.-\nA_ :", k=chance.randint(0, 6))) for _index in range(count)]
         if chance.random() < 0.5:  # mostly valid names, with one odd one or none
-            names = ["m%04d" % chance.randint(0, 9999) for _ in range(count)] + names[:1]
+            names = ["m%04d" % chance.randint(0, 9999) for _index in range(count)] + names[:1]
         assert pxe._all_names(names) == (bool(names) and all(pxe._NAME_RE.fullmatch(name) for name in names)), names
-        macs = [":".join("%02x" % chance.randint(0, 255) for _ in range(6)) for _ in range(count)]
+        macs = [":".join("%02x" % byte for byte in chance.randbytes(6)) for _index in range(count)]
         if macs and chance.random() < 0.7:  # one character replaced, inserted or dropped
             index, at = chance.randrange(count), chance.randrange(17)
             macs[index] = macs[index][:at] + chance.choice("0aAg:\n-") + macs[index][at + chance.choice((0, 1, 2)):]

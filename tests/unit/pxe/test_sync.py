@@ -340,7 +340,8 @@ def test_first_run_into_empty_roots_writes_exact_content_and_leaves_no_staging(r
 
 def test_first_run_fingerprints_are_computed_in_the_workers_and_recorded(roots, tmp_path, fleet, templates):
     machine = fleet.machines[0]
-    machines = tuple(dataclasses.replace(machine, name="m%05d" % index, mac="52:54:00:00:%02x:%02x" % divmod(index, 256))
+    machines = tuple(dataclasses.replace(machine, name="m%05d" % index,
+                                         mac="52:54:00:00:%02x:%02x" % divmod(index, 256))
                      for index in range(2500))
     renderer = pxe.Renderer(dataclasses.replace(fleet, machines=machines), templates)
     units = renderer.units()
