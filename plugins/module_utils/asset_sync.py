@@ -54,8 +54,8 @@ _PLAIN_PATH_RE = re.compile(r"^(?!\.\.?(?:/|$))[^/\0\\]+(?:/(?!\.\.?(?:/|$))[^/\
 # One component of such a path (fullmatch).
 _PLAIN_NAME_RE = re.compile(r"(?!\.\.?$)[^/\0\\]+")
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-_KEY_OF = operator.attrgetter("key")
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_KEY_OF = operator.attrgetter("key")
 
 
 class SyncError(Exception):
@@ -594,12 +594,11 @@ def _sync(tree, units, state_file, check_mode, workers, limit, inputs):
     stale_units = {old.unit_of_file(index) for index in stale}
     # The units in order, as runs: [index in the old manifest of the first, count] of old units intact (files
     # and fingerprint) and consecutive there, [None, count] of units to render (todo).
-    plan = []
-    todo = []
     if not old_units:  # a first run (or a lost manifest): every unit is rendered, no per-unit lookup
         todo = list(units)
         plan = [[None, len(todo)]] if todo else []
     else:
+        plan, todo = [], []
         for unit in units:
             index = old_units.get(unit.key)
             if index is not None and old.fingerprints[index] == unit.fingerprint and index not in stale_units:
