@@ -36,7 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration", "anycast"))
 
 import fabric as lab  # noqa: E402
-from ansible_collections.netboot.fleet.plugins.module_utils import anycast_state, dhcp_probe  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import state as anycast_state  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import dhcp_probe  # noqa: E402
 
 
 def _answering(fabric):

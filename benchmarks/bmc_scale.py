@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(REPO, "collections"))
 
 import bmc_lab  # noqa: E402
 
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc import BmcClient, BmcTarget  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import BmcClient, BmcTarget  # noqa: E402
 
 RESULT = re.compile(r"^(ok|changed|fatal): \[(\S+)\]( => |: [A-Z]+! => )", re.M)
 

@@ -23,7 +23,9 @@ import time
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 
-from ansible_collections.netboot.fleet.plugins.module_utils import boot_events, bringup_report  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import events as boot_events  # noqa: E402
+
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report  # noqa: E402
 
 START = 1795705200.0
 LEASE_HEADER = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context"

@@ -36,8 +36,10 @@ sys.path.insert(0, os.path.join(REPO, "collections"))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration", "kea"))
 sys.path.insert(0, HERE)
 
-from ansible_collections.netboot.fleet.plugins.module_utils import kea, sot  # noqa: E402
-from ansible_collections.netboot.fleet.plugins.module_utils.kea_control import KeaControlClient  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.kea.control import KeaControlClient  # noqa: E402
 import kea_lab  # noqa: E402
 from kea_render import write_generated_sot  # noqa: E402
 from scapy.layers.dhcp6 import (DHCP6_RelayForward, DHCP6_RelayReply, DHCP6_Solicit, DHCP6OptClientId,  # noqa: E402

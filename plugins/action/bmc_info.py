@@ -6,7 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc_actions import INFO_PARTS, gather_info
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.actions import INFO_PARTS, gather_info
 from ansible_collections.netboot.fleet.plugins.plugin_utils.bmc_action import BmcAction
 
 

@@ -12,7 +12,9 @@ from datetime import datetime, timezone
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netboot.fleet.plugins.module_utils import bringup_report, sot
+from ansible_collections.netboot.fleet.plugins.module_utils import sot
+
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
 
 
 def _write(path, text):

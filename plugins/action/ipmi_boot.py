@@ -6,8 +6,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc import BOOT_DEVICE_ALIASES, BOOT_DEVICES
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc_actions import boot_mode_for, set_boot
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import BOOT_DEVICE_ALIASES, BOOT_DEVICES
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.actions import boot_mode_for, set_boot
 from ansible_collections.netboot.fleet.plugins.plugin_utils.bmc_action import BmcAction
 
 

@@ -15,7 +15,9 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netboot.fleet.plugins.module_utils import kea, sot
+from ansible_collections.netboot.fleet.plugins.module_utils import sot
+
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
 
 FAMILY_KEYS = {"dhcp4": "Dhcp4", "dhcp6": "Dhcp6"}
 # Options the action consumes; everything else goes to the module unchanged.

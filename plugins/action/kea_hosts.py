@@ -24,7 +24,11 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netboot.fleet.plugins.module_utils import kea, sot, sot_cache
+from ansible_collections.netboot.fleet.plugins.module_utils import sot
+
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
+
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import cache as sot_cache
 
 FAMILIES = ("dhcp4", "dhcp6")
 ACTION_ONLY = ("sot", "cache_dir")

@@ -20,7 +20,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netboot.fleet.plugins.module_utils import pxe
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
 
 ARCHIVE_ROOT = "sot"  # must match plugins/modules/pxe_assets.py
 

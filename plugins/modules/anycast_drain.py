@@ -109,7 +109,7 @@ waited:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netboot.fleet.plugins.module_utils import anycast_state
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import state as anycast_state
 
 
 def main():

@@ -18,7 +18,7 @@ description:
     its own script from evidence, not assume it.
   - Read-only; a missing or unreadable source is reported in RV(sources), not a failure, because a
     node that served nothing yet may not have a log yet.
-  - The parsing lives in C(plugins/module_utils/boot_events.py).
+  - The parsing lives in C(plugins/module_utils/bringup/events.py).
 options:
   since:
     description: Epoch seconds; older log lines and leases are ignored.
@@ -118,7 +118,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netboot.fleet.plugins.module_utils import boot_events
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import events as boot_events
 
 # Logs larger than this are entered by bisection on their time stamps instead of read whole.
 _BISECT_ABOVE = 4 * 1024 * 1024

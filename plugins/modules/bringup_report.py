@@ -21,7 +21,7 @@ description:
   - Writes C(<dest>/bringup-<start time>.json) and C(.html) (no external assets) and points C(latest.json)
     and C(latest.html) at them; in check mode the files end in C(-check) and C(latest) is left alone.
   - Returns a compact summary for the terminal.
-  - Runs on the controller; the rendering lives in C(plugins/module_utils/bringup_report.py).
+  - Runs on the controller; the rendering lives in C(plugins/module_utils/bringup/report.py).
 options:
   sot:
     description: The source of truth (file or directory) on the controller; machine records come from it.

@@ -59,7 +59,7 @@ options:
     type: path
   settings:
     description:
-      - Server settings that are not in the SoT, see C(Settings) in C(plugins/module_utils/kea.py)
+      - Server settings that are not in the SoT, see C(Settings) in C(plugins/module_utils/kea/config.py)
         (interfaces4, interfaces6, dhcp_socket_type, control_socket4/6, lease_file4/6, data_directory,
         lfc_interval, valid_lifetime, renew_timer, rebind_timer, preferred_lifetime, multi_threading,
         thread_pool_size, packet_queue_size, log_output, log_severity, boot_file_bios, boot_file_uefi,
@@ -168,8 +168,8 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.netboot.fleet.plugins.module_utils import kea_diff
-from ansible_collections.netboot.fleet.plugins.module_utils.kea_control import (
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import diff as kea_diff
+from ansible_collections.netboot.fleet.plugins.module_utils.kea.control import (
     KeaControlClient, KeaControlError, KeaCommandError, KeaUnsupportedCommand)
 
 FAMILY_KEYS = {"dhcp4": "Dhcp4", "dhcp6": "Dhcp6"}

@@ -210,7 +210,7 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.netboot.fleet.plugins.module_utils import kea_hostsdb
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import hostsdb as kea_hostsdb
 
 
 def _read_state(path):

@@ -169,7 +169,9 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
-    from ansible_collections.netboot.fleet.plugins.module_utils import asset_sync, pxe, sot
+    from ansible_collections.netboot.fleet.plugins.module_utils import sot
+    from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync
+    from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
     IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - a missing python3-* package on the node
     IMPORT_ERROR = traceback.format_exc()

@@ -13,7 +13,7 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc import (
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import (
     PROTOCOLS, BmcClient, BmcError, target_from)
 
 display = Display()

@@ -5,7 +5,7 @@
     198.51.100.2/26                 198.51.100.1/26 (rack12 relay)  t2 ------ e0  anycast on an ifb/dummy device
                                     dhcrelay -4 to the anycast address
 
-The nodes are configured by plugins/module_utils/{kea,bgp,dhcp_probe}.py exactly as the roles
+The nodes are configured by plugins/module_utils/kea/config.py, anycast/bird.py and anycast/dhcp_probe.py exactly as the roles
 configure a real node (same renderers, same health loop), with paths under the fabric's work
 directory. Every process is started here and stopped by PID.
 """
@@ -29,10 +29,14 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration", "kea"))
 
-from ansible_collections.netboot.fleet.plugins.module_utils import bgp, kea, sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird as bgp  # noqa: E402
+
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea  # noqa: E402
 import kea_lab  # noqa: E402  (namespaces and Kea processes: reused, not copied)
 
-PROBE = os.path.join(REPO, "plugins", "module_utils", "dhcp_probe.py")
+PROBE = os.path.join(REPO, "plugins", "module_utils", "anycast", "dhcp_probe.py")
 ANYCAST4, ANYCAST6 = "203.0.113.53", "2001:db8:53::53"
 TOR_ASN, NODE_ASN = 65000, 65053
 RELAY4, RELAY6 = "198.51.100.1", "2001:db8:12::1"
@@ -514,7 +518,7 @@ class ClientLoop:
     ACK with the reserved address has not arrived `timeout` seconds after its DISCOVER."""
 
     def __init__(self, fabric, interval=0.1, timeout=0.5):
-        from ansible_collections.netboot.fleet.plugins.module_utils import dhcp_probe
+        from ansible_collections.netboot.fleet.plugins.module_utils.anycast import dhcp_probe
         self.parse4 = dhcp_probe.parse4
         self.fabric, self.interval, self.timeout = fabric, interval, timeout
         self.sock = _client_socket(fabric)
@@ -616,7 +620,7 @@ def dora(fabric, index, timeout=2.0, between=None):
     between(): called after the OFFER, before the REQUEST (e.g. to change the ECMP set)."""
     sock = _client_socket(fabric)
     import random
-    from ansible_collections.netboot.fleet.plugins.module_utils import dhcp_probe
+    from ansible_collections.netboot.fleet.plugins.module_utils.anycast import dhcp_probe
     try:
         sock.settimeout(timeout)
         xid = random.getrandbits(32)

@@ -11,7 +11,7 @@ import time
 import bmc_lab
 from bmc_lab import REPO, ipmi_record
 
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc import BmcClient, BmcError, BmcTarget
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import BmcClient, BmcError, BmcTarget
 
 # (state, changed, power afterwards, what ipmi_sim's chassis was told) from a machine that is off
 POWER_STEPS = [

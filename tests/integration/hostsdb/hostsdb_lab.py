@@ -26,7 +26,7 @@ for path in (os.path.join(REPO, "collections"), os.path.join(REPO, "tests", "int
         sys.path.insert(0, path)
 
 import kea_lab  # noqa: E402
-from ansible_collections.netboot.fleet.plugins.module_utils import kea  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea  # noqa: E402
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 DAEMONS = {"dhcp4": "kea-dhcp4", "dhcp6": "kea-dhcp6"}

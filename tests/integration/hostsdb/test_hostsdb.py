@@ -12,7 +12,10 @@ import pytest
 import yaml
 
 import kea_lab
-from ansible_collections.netboot.fleet.plugins.module_utils import bgp, dhcp_probe, kea, kea_hostsdb
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird as bgp
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import dhcp_probe
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import hostsdb as kea_hostsdb
 from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model
 from test_kea_dhcp import FIRMWARE4, FIRMWARE6  # the Kea issue's client expectations, reused as they are
 

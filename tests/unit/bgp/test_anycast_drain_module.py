@@ -12,7 +12,7 @@ import pytest
 from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.netboot.fleet.plugins.module_utils import dhcp_probe
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import dhcp_probe
 from ansible_collections.netboot.fleet.plugins.modules import anycast_drain
 
 

@@ -1,4 +1,4 @@
-"""plugins/module_utils/anycast_state.py: drain/undrain against a simulated health loop."""
+"""plugins/module_utils/anycast/state.py: drain/undrain against a simulated health loop."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.netboot.fleet.plugins.module_utils import anycast_state
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import state as anycast_state
 
 
 class World:

@@ -1,4 +1,4 @@
-"""plugins/module_utils/bgp.py: golden files and error cases."""
+"""plugins/module_utils/anycast/bird.py: golden files and error cases."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import os
 
 import pytest
 
-from ansible_collections.netboot.fleet.plugins.module_utils import bgp, sot
+from ansible_collections.netboot.fleet.plugins.module_utils import sot
+
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird as bgp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden")

@@ -1,4 +1,4 @@
-"""plugins/module_utils/dhcp_probe.py: packets, the probes against a fake server, the health loop."""
+"""plugins/module_utils/anycast/dhcp_probe.py: packets, the probes against a fake server, the health loop."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.netboot.fleet.plugins.module_utils import dhcp_probe
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import dhcp_probe
 
 
 def test_discover4_is_a_relayed_discover_with_subnet_selection():

@@ -9,7 +9,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc import BmcError, BmcTarget  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import BmcError, BmcTarget  # noqa: E402
 
 
 class ScriptedClient:

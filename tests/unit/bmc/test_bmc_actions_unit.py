@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from bmc_fakes import ScriptedClient
 
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc import BmcError
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc_actions import (
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import BmcError
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.actions import (
     boot_mode_for, gather_info, plan_power, send_power, set_boot, set_power, wait_for_power)
 
 LOST = BmcError("unreachable", "power on on BMC IPMI 192.0.2.201:623: no answer after 10.0 s (UDP)")

@@ -12,7 +12,7 @@ import pytest
 from bmc_fakes import HERE
 
 import pyghmi.exceptions as pyghmi_exc
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc import (
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import (
     BmcClient, BmcError, BmcTarget, explain, plain, target_from)
 from ansible_collections.netboot.fleet.plugins.plugin_utils.bmc_action import scrub
 

@@ -8,7 +8,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir, os.pardir))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 
-from ansible_collections.netboot.fleet.plugins.module_utils import boot_events  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import events as boot_events  # noqa: E402
 
 DATA_DIR = os.path.join(HERE, "data")
 GOLDEN_DIR = os.path.join(HERE, "golden")

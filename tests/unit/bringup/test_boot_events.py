@@ -6,7 +6,7 @@ import time
 import pytest
 
 from bringup_testlib import data
-from ansible_collections.netboot.fleet.plugins.module_utils import boot_events
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import events as boot_events
 
 SINCE = 1795705200.0  # 2026-11-26T15:00:00Z
 

@@ -2,7 +2,7 @@
 """The boot_events module's log reading: a large access log is entered by bisection, not read whole."""
 
 from ansible_collections.netboot.fleet.plugins.modules import boot_events as module
-from ansible_collections.netboot.fleet.plugins.module_utils import boot_events
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import events as boot_events
 
 START = 1795705200.0
 LINE = '%.3f 198.51.100.%d "GET /ipxe/52:54:00:12:%02x:%02x.ipxe HTTP/1.1" 200 301 "iPXE/1.21.1"\n'

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from bringup_testlib import POWER, RUN, SINCE, WAIT, golden
-from ansible_collections.netboot.fleet.plugins.module_utils import bringup_report
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
 
 
 def test_golden_json(report):

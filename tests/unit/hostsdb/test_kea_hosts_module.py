@@ -12,7 +12,7 @@ import pytest
 from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.netboot.fleet.plugins.module_utils import kea_hostsdb
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import hostsdb as kea_hostsdb
 from ansible_collections.netboot.fleet.plugins.modules import kea_hosts
 
 RESERVATIONS = {"dhcp4": {"1662628352": [{"hw-address": "52:54:00:12:00:01", "ip-address": "198.51.100.10",

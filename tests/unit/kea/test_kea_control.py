@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from ansible_collections.netboot.fleet.plugins.module_utils import kea_control as kc
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import control as kc
 
 
 class FakeUnixKea:

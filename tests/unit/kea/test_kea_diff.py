@@ -10,7 +10,7 @@ import os
 import pytest
 
 from kea_unit_helpers import GOLDEN
-from ansible_collections.netboot.fleet.plugins.module_utils import kea_diff
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import diff as kea_diff
 
 
 def _load(name):

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from kea_unit_helpers import GOLDEN, base_sot, kea_config_test, machine
-from ansible_collections.netboot.fleet.plugins.module_utils import kea
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
 
 
 @pytest.mark.parametrize("family", kea.FAMILIES)

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from kea_unit_helpers import GOLDEN
-from ansible_collections.netboot.fleet.plugins.module_utils import kea
+from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
 
 HOSTS_DB = {"hosts_backend": "postgresql", "hosts_db_host": "/run/postgresql", "hosts_db_user": "kea"}
 

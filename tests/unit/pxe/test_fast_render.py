@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from ansible_collections.netboot.fleet.plugins.module_utils import pxe
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
 
 # Text Jinja treats specially around substitutions, tests of machine names, and what must stay with Jinja.
 TRICKY = {

@@ -9,7 +9,8 @@ import random
 import pytest
 
 from pxe_testlib import DATA_DIR, EMBEDDED_SOT, GOLDEN_DIR, UPDATE_GOLDEN, render_tree
-from ansible_collections.netboot.fleet.plugins.module_utils import pxe, sot
+from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
 
 
 def as_golden(files):

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from pxe_testlib import render_tree
-from ansible_collections.netboot.fleet.plugins.module_utils import asset_sync, pxe
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
 
 
 def snapshot(roots):

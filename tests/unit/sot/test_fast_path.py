@@ -1,8 +1,8 @@
 """The loader's fast paths against the reference checks, on thousands of mutated records.
 
-load() builds each machine with sot._fast_machine and falls back to sot._machine (the reference, which
-writes every problem report) for any record the fast path declines; it runs the reference cross-record
-checks (_cross_checks) only when sot._may_clash says they could find something. Here every mutated
+load() builds each machine with sot/machines_fast.py and falls back to records.build_machine (the reference,
+which writes every problem report) for any record the fast path declines; it runs the reference cross-record
+checks (crosscheck.cross_checks) only when crosscheck.may_clash says they could find something. Here every mutated
 SoT is loaded twice - as load() does it, and with both shortcuts switched off - and the outcomes must be
 identical: the same records, or the same problem list in the same order.
 """
@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import loader
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")
 MINIMAL = os.path.join(REPO, "tests", "sot_corpus", "good", "minimal.yml")
@@ -87,8 +88,8 @@ def outcome(path):
 
 def reference_outcome(monkeypatch, path):
     with monkeypatch.context() as patched:
-        patched.setattr(sot, "_fast_machine", lambda networks, profiles: lambda raw, source: None)
-        patched.setattr(sot, "_may_clash", lambda *args: True)
+        patched.setattr(loader, "fast_machine_builder", lambda networks, profiles: lambda raw, source: None)
+        patched.setattr(loader, "may_clash", lambda *args: True)
         return outcome(path)
 
 
@@ -114,7 +115,7 @@ def test_fast_paths_agree_with_the_reference(tmp_path, monkeypatch, seed):
 def test_the_fast_path_builds_most_valid_machines(monkeypatch):
     """Guards the speed: a valid generated fleet must not silently fall back to the reference per machine."""
     calls = []
-    reference = sot._machine
-    monkeypatch.setattr(sot, "_machine", lambda *args: calls.append(args) or reference(*args))
+    reference = loader.build_machine
+    monkeypatch.setattr(loader, "build_machine", lambda *args: calls.append(args) or reference(*args))
     fleet = sot.load(os.path.join(REPO, "inventory", "sot"))
     assert fleet.machines and not calls

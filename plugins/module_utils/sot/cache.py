@@ -244,9 +244,12 @@ def _digest(data):
 
 
 def _code_digest():
-    """A cache written by other validation code is not used."""
+    """A cache written by other validation code (any file of the sot package) is not used."""
     digest = hashlib.sha256()
-    for module_file in (sot.__file__, __file__):
-        with open(module_file, "rb") as handle:
+    package = os.path.dirname(os.path.abspath(__file__))
+    for name in sorted(os.listdir(package)):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(package, name), "rb") as handle:
             digest.update(handle.read())
     return digest.hexdigest()

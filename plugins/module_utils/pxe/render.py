@@ -73,7 +73,7 @@ INSTALLER_FILES = {
     "autoinstall": (("user-data", "autoinstall-user-data"), ("meta-data", "autoinstall-meta-data")),
 }
 DEFAULT_TEMPLATE_DIR = os.path.normpath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "templates", "pxe"))
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "templates", "pxe"))
 
 # What the sync may prune: (root, directory, file-name pattern or None for everything).
 # pxelinux.cfg/ and grub/ also hold the operator's own files (default, grub.cfg): only ours go.

@@ -17,7 +17,7 @@ Where each part of the config comes from (one hop):
 
 Two modes, same SoT: "json" puts the reservations inline in each subnet; "postgresql" leaves
 them out and points Kea at a shared PostgreSQL host database ("hosts-databases") that
-plugins/module_utils/kea_hostsdb.py fills from the very reservations the json mode renders.
+plugins/module_utils/kea/hostsdb.py fills from the very reservations the json mode renders.
 
 Targets Kea 2.2 (Debian 12) and stays valid for later releases.
 """

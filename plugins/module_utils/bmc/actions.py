@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc import BmcError
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import BmcError
 
 POWER_STATES = ('on', 'off', 'shutdown', 'reset', 'cycle', 'boot', 'status')
 # The power state a machine settles in after each request.

@@ -286,7 +286,7 @@ def _say(text: str, stream=None):
 
 
 def run_checks(config: dict) -> list:
-    """Run every check of a health-check config (see plugins/module_utils/bgp.py render_healthcheck)."""
+    """Run every check of a health-check config (see plugins/module_utils/anycast/bird.py render_healthcheck)."""
     timeout = float(config.get("timeout", 0.5))
     results = []
     for check in config.get("checks", []):

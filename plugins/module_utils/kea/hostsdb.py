@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kea's PostgreSQL host database: the json mode's reservations as rows, read, diffed, written.
 
-Pure part: a reservation exactly as plugins/module_utils/kea.py renders it into a subnet
+Pure part: a reservation exactly as plugins/module_utils/kea/config.py renders it into a subnet
 (hw-address/duid, ip-address(es), hostname, next-server, boot-file-name, option-data, ...)
 becomes one Host: one row of Kea's own ``hosts`` table plus its ``ipv6_reservations`` and
 ``dhcp4_options``/``dhcp6_options`` rows. Both modes therefore serve the same answers from one

@@ -4,7 +4,7 @@
 """The bring-up report: per-machine timeline from power command to iPXE script fetch.
 
 Pure: SoT machine records, the power stage's per-machine outcomes, the boot events each DHCP
-node observed (module_utils/boot_events.py) and the run's facts in -> report dict -> JSON
+node observed (module_utils/bringup/events.py) and the run's facts in -> report dict -> JSON
 text, one self-contained HTML page (no external assets, no script) and a terminal summary.
 Deterministic: the same inputs give byte-identical outputs (golden-file tests).
 

@@ -195,7 +195,7 @@ def render_bird(sot, node_name: str, settings: Settings | None = None) -> str:
     families = sorted({6 if ":" in peer.address else 4 for peer in node.peers})
     lines = [
         "# BIRD configuration of anycast DHCP node %s, rendered by netboot.fleet" % node.name,
-        "# (plugins/module_utils/bgp.py) from the source of truth. Do not edit: changes are overwritten.",
+        "# (plugins/module_utils/anycast/bird.py) from the source of truth. Do not edit: changes are overwritten.",
         'log %s all;' % ('"%s"' % settings.bird_log if settings.bird_log.startswith("/") else settings.bird_log),
         "router id %s;" % node.address,
         "",
@@ -365,8 +365,8 @@ def main(argv=None) -> int:
     if len(argv) not in (2, 3):
         sys.stderr.write(main.__doc__ + "\n")
         return 2
-    # .../ansible_collections/netboot/fleet/plugins/module_utils/bgp.py -> the collections root
-    root = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), *[".."] * 5))
+    # .../ansible_collections/netboot/fleet/plugins/module_utils/anycast/bird.py -> the collections root
+    root = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), *[".."] * 6))
     if root not in sys.path:
         sys.path.insert(0, root)
     from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_module

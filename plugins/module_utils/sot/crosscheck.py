@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: netboot.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checks across records: uniqueness of names, MACs, DUIDs, BMCs and addresses; overlapping networks.
+
+may_clash is the fast pre-check (set sizes, in C); cross_checks, the reference, gives the exact report and runs
+only when may_clash finds something.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.netboot.fleet.plugins.module_utils.problems import Problem
+from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import Where
+
+
+def _unique(records, key, fieldname, kind, problems, seen=None):
+    """Report every record whose key was already used, naming the first user. records: (record, where)."""
+    seen = {} if seen is None else seen
+    for record, where in records:
+        value = key(record)
+        if value is None:
+            continue
+        first = seen.setdefault(value, where)
+        if first is not where:
+            problems.append(Problem(where.source, str(where), fieldname,
+                                    "%s %s is also used by %s" % (kind, value, first)))
+    return seen
+
+
+def overlaps(networks, version, problems):
+    """Sort prefixes by start and compare each with the widest one seen so far: O(n log n)."""
+    with_prefix = [(getattr(parsed, "net%d" % version), parsed) for parsed in networks]
+    widest = None
+    for prefix, parsed in sorted((item for item in with_prefix if item[0] is not None),
+                                 key=lambda item: (item[0].first, -item[0].last)):
+        if widest is not None and prefix.first <= widest[0].last:
+            problems.append(Problem(parsed.where.source, str(parsed.where), "ipv%d.prefix" % version,
+                                    "%s overlaps %s of %s" % (prefix.cidr, widest[0].cidr, widest[1].where)))
+        if widest is None or prefix.last > widest[0].last:
+            widest = (prefix, parsed)
+
+
+def cross_checks(fabric, nodes, machines, networks, problems):
+    """Uniqueness across all records. nodes, machines: (record, where); networks: ParsedNetwork."""
+    names = _unique(nodes, lambda n: n.name, "name", "name", problems)
+    _unique(machines, lambda m: m.name, "name", "name", problems, seen=names)
+    _unique(machines, lambda m: m.mac, "mac", "MAC", problems)
+    _unique(machines, lambda m: m.duid, "duid", "DUID", problems)
+    _unique(machines, lambda m: m.bmc.address + ("" if m.bmc.port is None else " port %d" % m.bmc.port),
+            "bmc.address", "BMC", problems)
+    # Addresses that belong to the service itself: no node or machine may take them.
+    service = {}
+    if fabric is not None:
+        for address in (fabric.anycast_ipv4, fabric.anycast_ipv6):
+            if address:
+                service[address] = Where("", "fabric.anycast", None, None)
+    for parsed in networks:
+        for family in (parsed.record.ipv4, parsed.record.ipv6):
+            if family is not None:
+                service.setdefault(family.gateway, Where("", "%s gateway" % parsed.where, None, None))
+    seen = _unique(nodes, lambda n: n.address, "address", "address", problems, seen=dict(service))
+    _unique(machines, lambda m: m.ipv4, "ipv4", "address", problems, seen=seen)
+    seen = _unique(nodes, lambda n: n.address6, "address6", "address", problems, seen=dict(service))
+    _unique(machines, lambda m: m.ipv6, "ipv6", "address", problems, seen=seen)
+
+
+def may_clash(fabric, nodes, of_machines, networks):
+    """Whether cross_checks could report anything: set sizes, all in C. Only then is it run, for its
+    exact report (it needs a Where per machine). nodes: (record, where); of_machines: see
+    Validated.may_clash; networks: ParsedNetwork."""
+    def repeats(values):
+        """values: a list; None (an unset field) is not a value."""
+        unset = values.count(None)
+        return len(set(values)) - (unset > 0) != len(values) - unset
+
+    if (repeats([node.name for node, _where in nodes] + of_machines("name")) or repeats(of_machines("mac"))
+            or repeats(of_machines("duid"))
+            # (address, port) pairs: equal exactly when cross_checks' "address port N" keys are equal.
+            or repeats(of_machines("bmc.address", "bmc.port"))):
+        return True
+    service = set()
+    if fabric is not None:
+        service.update((fabric.anycast_ipv4, fabric.anycast_ipv6))
+    for parsed in networks:
+        service.update(family.gateway for family in (parsed.record.ipv4, parsed.record.ipv6) if family is not None)
+    service.discard(None)
+    for node_field, machine_field in (("address", "ipv4"), ("address6", "ipv6")):
+        addresses = [getattr(node, node_field) for node, _where in nodes] + of_machines(machine_field)
+        if repeats(addresses) or not service.isdisjoint(addresses):
+            return True
+    return False

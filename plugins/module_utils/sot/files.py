@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: netboot.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading SoT files: which files a path stands for, and each one parsed (YAML or JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+try:
+    import yaml
+    YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    HAS_YAML = True
+except ImportError:  # reported by read_sources() with an install hint
+    HAS_YAML = False
+
+try:
+    import netaddr  # noqa: F401 pylint: disable=unused-import
+    HAS_NETADDR = True
+except ImportError:  # reported by read_sources() with an install hint
+    HAS_NETADDR = False
+
+from ansible_collections.netboot.fleet.plugins.module_utils.problems import Problem
+from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import SotError
+
+
+SOURCE_SUFFIXES = (".yml", ".yaml", ".json")
+
+
+def source_files(path: str) -> list:
+    """The files a SoT path stands for: the file itself, or the data files below a directory (sorted)."""
+    if os.path.isdir(path):
+        found = []
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found.extend(os.path.join(root, name) for name in sorted(files)
+                         if name.endswith(SOURCE_SUFFIXES) and not name.startswith("."))
+        return found
+    return [path]
+
+
+def read_file(path: str, problems: list):
+    """The parsed content of one file, or None after reporting why it cannot be used."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read()
+    except OSError as exc:
+        problems.append(Problem(path, "file", "", "cannot be read: %s" % exc.strerror))
+        return None
+    try:
+        if path.endswith(".json"):
+            data = json.loads(text)
+        else:
+            data = yaml.load(text, Loader=YAML_LOADER)  # nosec B506 - a SafeLoader
+    except ValueError as exc:
+        problems.append(Problem(path, "file", "", "is not valid JSON: %s" % exc))
+        return None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        problems.append(Problem(path, "file", "", "is not valid YAML: line %d, column %d: %s%s" % (
+            mark.line + 1, mark.column + 1, exc.problem, " (%s)" % exc.context if exc.context else "")))
+        return None
+    except yaml.YAMLError as exc:
+        problems.append(Problem(path, "file", "", "is not valid YAML: %s" % exc))
+        return None
+    if data is None:
+        problems.append(Problem(path, "file", "", "is empty"))
+        return None
+    return data
+
+
+def read_sources(path: str) -> list:
+    """[read_source(file)] of every file the SoT at path stands for."""
+    if not (HAS_NETADDR and HAS_YAML):
+        raise ImportError("netboot.fleet needs the Python libraries netaddr and PyYAML (pip install netaddr pyyaml)")
+    if not os.path.exists(path):
+        raise SotError([Problem(path, "source", "", "does not exist")])
+    files = source_files(path)
+    if not files:
+        raise SotError([Problem(path, "source", "", "holds no .yml, .yaml or .json file")])
+    return [read_source(source) for source in files]
+
+
+def read_source(source: str) -> tuple:
+    """(file, os.stat_result taken before reading or None, parsed content or None, [Problem] of reading)."""
+    try:
+        info = os.stat(source)
+    except OSError:
+        info = None
+    problems = []
+    return source, info, read_file(source, problems), problems
