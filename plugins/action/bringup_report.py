@@ -10,11 +10,10 @@ import tempfile
 from datetime import datetime, timezone
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
+from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
 
 
 def _write(path, text):
@@ -40,12 +39,11 @@ def _link(target, link):
     os.replace(temp, link)
 
 
-class ActionModule(ActionBase):
+class ActionModule(SotAction):
     _requires_connection = False
     TRANSFERS_FILES = False
 
-    _ARGS = dict(
-        sot=dict(type="path", required=True),
+    ACTION_ARGS = dict(
         machines=dict(type="list", elements="str", required=True),
         run=dict(type="dict", required=True),
         power=dict(type="dict", default={}),
@@ -58,13 +56,7 @@ class ActionModule(ActionBase):
         html_limit=dict(type="int", default=2000),
     )
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        dummy, args = self.validate_argument_spec(argument_spec=self._ARGS)
-        try:
-            fleet = sot.load(args["sot"])
-        except sot.SotError as exc:
-            raise AnsibleActionFail(str(exc)) from None
+    def answer(self, fleet, args, task_vars):
         wanted = set(args["machines"])
         records = [machine.as_dict() for machine in fleet.machines if machine.name in wanted]
         unknown = sorted(wanted - {record["name"] for record in records})
@@ -88,8 +80,7 @@ class ActionModule(ActionBase):
                     _link(os.path.basename(path), os.path.join(dest, "latest.%s" % kind))
         except OSError as exc:
             raise AnsibleActionFail("cannot write the bring-up report to %s: %s" % (dest, exc)) from None
-        result.update(
+        return dict(
             changed=True, json=paths["json"], html=paths["html"], summary=report["summary"],
             failed_machines=[row["name"] for row in report["machines"] if row["status"] == "failed"],
             lines=bringup_report.summary_lines(report, paths["html"], limit=args["summary_limit"]))
-        return result

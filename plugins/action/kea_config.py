@@ -1,82 +1,54 @@
 # -*- coding: utf-8 -*-
 # Copyright: netboot.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller side of netboot.fleet.kea_config: render from the SoT here, ship a file, apply there.
+"""kea_config: render the Kea configuration on the controller, ship it as a file, apply it on the node.
 
-Why on the controller: the SoT (and sot.py's dependencies) live on the controller, and a
-100k-host config is ~20 MB; as module arguments it would be JSON-escaped into the module
-payload and scanned by Ansible's argument handling. Copied as a file it is written once.
+Rendered on the controller because the SoT lives there, and shipped as a file because a 100,000-host
+configuration as module arguments would be escaped into the module payload and scanned by Ansible's
+argument handling (see benchmarks/README.md).
 """
 
 from __future__ import annotations
 
-import time
-
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
 
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
-
-FAMILY_KEYS = {"dhcp4": "Dhcp4", "dhcp6": "Dhcp6"}
-# Options the action consumes; everything else goes to the module unchanged.
-ACTION_ONLY = ("sot", "settings", "config", "hosts_db_password")
+from ansible_collections.netboot.fleet.plugins.module_utils.kea.families import FAMILY_KEYS
+from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import Payload, SotAction
 
 
-class ActionModule(ActionBase):
+class ActionModule(SotAction):
+    MODULE = "netboot.fleet.kea_config"
+    ACTION_ARGS = dict(
+        settings=dict(type="dict", default={}),
+        config=dict(type="dict"),
+        hosts_db_password=dict(type="str", no_log=True),
+    )
 
-    TRANSFERS_FILES = True
+    def sot_path(self, args, task_vars):
+        if args.get("config") is not None:
+            if args.get("sot") is not None:
+                raise AnsibleActionFail("give exactly one of sot (render from the source of truth) and config")
+            return None
+        return super().sot_path(args, task_vars)
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        args = dict(self._task.args)
-        family = args.get("family")
+    def payload(self, fleet, args, module_args, task_vars):
+        family = module_args.get("family")
         if family not in FAMILY_KEYS:
             raise AnsibleActionFail("family must be one of %s, got %r" % (", ".join(FAMILY_KEYS), family))
-        if (args.get("sot") is None) == (args.get("config") is None):
-            raise AnsibleActionFail("give exactly one of sot (render from the source of truth) and config")
-        if "src" in args:
+        if "src" in module_args:
             raise AnsibleActionFail("src is set by the action plugin itself; use sot or config")
-
-        start = time.monotonic()
-        text = self._render(args, family)
-        render_seconds = time.monotonic() - start
-
-        start = time.monotonic()
-        tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
-        remote_src = self._connection._shell.join_path(tmpdir, "kea-%s.json" % family)
-        self._transfer_data(remote_src, text)
-        self._fixup_perms2((tmpdir, remote_src))
-        transfer_seconds = time.monotonic() - start
-
-        module_args = {key: value for key, value in args.items() if key not in ACTION_ONLY}
-        module_args["src"] = remote_src
-        try:
-            result.update(self._execute_module(module_name="netboot.fleet.kea_config", module_args=module_args,
-                                               task_vars=task_vars))
-        finally:
-            self._remove_tmp_path(tmpdir)
-        if isinstance(result.get("timing"), dict):
-            result["timing"].update(render=round(render_seconds, 3), transfer=round(transfer_seconds, 3))
-        return result
-
-    def _render(self, args, family) -> str:
         if args.get("config") is not None:
             config = args["config"]
-            if not isinstance(config, dict) or list(config) != [FAMILY_KEYS[family]]:
+            if list(config) != [FAMILY_KEYS[family]]:
                 raise AnsibleActionFail("config must be a map with the single key %s" % FAMILY_KEYS[family])
-            return kea.dumps(config)
-        path = self._loader.path_dwim(args["sot"])
-        try:
-            raw_settings = dict(args.get("settings") or {})
-            if "hosts_db_password" in raw_settings:
+            text = kea.dumps(config)
+        else:
+            settings = dict(args["settings"])
+            if "hosts_db_password" in settings:
                 raise AnsibleActionFail("settings.hosts_db_password: give the password as hosts_db_password "
                                         "(not logged), not inside settings")
             if args.get("hosts_db_password"):
-                raw_settings["hosts_db_password"] = args["hosts_db_password"]
-            settings = kea.Settings.from_dict(raw_settings)
-            return kea.dumps(kea.render(sot.load(path), family, settings))
-        except (sot.SotError, kea.KeaRenderError) as exc:
-            # Nothing is pushed: the error names file, record and field.
-            raise AnsibleActionFail(str(exc))
+                settings["hosts_db_password"] = args["hosts_db_password"]
+            text = kea.dumps(kea.render(fleet, family, kea.Settings.from_dict(settings)))
+        return Payload(files={"src": ("kea-%s.json" % family, text)}, args=module_args)

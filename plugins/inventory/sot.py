@@ -73,6 +73,7 @@ except ImportError:  # older ansible-core: plain strings, as Ansible expects the
     Origin = None
 
 from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import route
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
 # The shape of a cached host (2: it names its SoT file): an entry written in another shape is rebuilt, not misread.
@@ -153,9 +154,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
 
 def _load(source):
-    """The validated SoT; an invalid one fails the inventory with the loader's report, before any host is added."""
+    """The validated SoT; an invalid one fails the inventory with the loader's report, before any host is added.
+    The run's one load: the action plugins of the run get this SoT from sot.route without loading again."""
     try:
-        return sot_model.load(source)
+        return route.load(source)
     except sot_model.SotError as exc:
         raise AnsibleParserError(str(exc)) from None
 

@@ -26,15 +26,15 @@ class Problem:
 
 
 class ProblemsError(Exception):
-    """.problems lists every problem found; the message shows the first SHOWN of them."""
+    """.problems lists every problem found (Problem objects or texts); the message shows the first SHOWN."""
 
     # A generated SoT with one systematic mistake can have 100,000 problems: nobody reads past these.
     SHOWN = 100
-    WHAT = "the input"
+    HEADER = "%d problem(s):"  # with the number of problems
 
     def __init__(self, problems):
         self.problems = list(problems)
-        lines = ["%d problem(s) in %s:" % (len(self.problems), self.WHAT)]
+        lines = [self.HEADER % len(self.problems)]
         lines.extend("  - %s" % problem for problem in self.problems[:self.SHOWN])
         if len(self.problems) > self.SHOWN:
             lines.append("  ... and %d more" % (len(self.problems) - self.SHOWN))

@@ -23,10 +23,6 @@ description:
   - Returns a compact summary for the terminal.
   - Runs on the controller; the rendering lives in C(plugins/module_utils/bringup/report.py).
 options:
-  sot:
-    description: The source of truth (file or directory) on the controller; machine records come from it.
-    type: path
-    required: true
   machines:
     description: Names of the machines in scope.
     type: list
@@ -75,6 +71,7 @@ options:
     type: int
     default: 2000
 extends_documentation_fragment:
+  - netboot.fleet.sot
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:

@@ -27,6 +27,7 @@ description:
 author:
   - netboot.fleet developers (@netboot)
 extends_documentation_fragment:
+  - netboot.fleet.sot
   - netboot.fleet.kea_control
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -51,12 +52,6 @@ options:
     type: str
     choices: [dhcp4, dhcp6]
     required: true
-  sot:
-    description:
-      - Path (on the controller) of the source of truth, a file or directory, as read by the
-        inventory plugin (its group variable C(netboot_sot_source)).
-      - Exactly one of O(sot) and O(config) is required.
-    type: path
   settings:
     description:
       - Server settings that are not in the SoT, see C(Settings) in C(plugins/module_utils/kea/config.py)
@@ -78,7 +73,8 @@ options:
     type: str
   config:
     description:
-      - An already rendered configuration, a map with the single key C(Dhcp4) or C(Dhcp6), to apply instead of rendering O(sot).
+      - An already rendered configuration, a map with the single key C(Dhcp4) or C(Dhcp6), to apply instead of
+        rendering the SoT; O(sot) must not be given with it.
     type: dict
   src:
     description:
@@ -168,11 +164,12 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netboot.fleet.plugins.module_utils.common_args import SOT_ARGS
+from ansible_collections.netboot.fleet.plugins.module_utils.kea.families import FAMILY_KEYS
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import diff as kea_diff
 from ansible_collections.netboot.fleet.plugins.module_utils.kea.control import (
     KeaControlClient, KeaControlError, KeaCommandError, KeaUnsupportedCommand)
-
-FAMILY_KEYS = {"dhcp4": "Dhcp4", "dhcp6": "Dhcp6"}
 
 
 def _client(module, desired, family):
@@ -255,9 +252,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             family=dict(type="str", required=True, choices=list(FAMILY_KEYS)),
-            # sot/settings/config are consumed by the action plugin on the controller, which
-            # hands the module the rendered file as src; they are declared so they are documented.
-            sot=dict(type="path"),
+            **SOT_ARGS,
             settings=dict(type="dict", default={}),
             config=dict(type="dict"),
             hosts_db_password=dict(type="str", no_log=True),

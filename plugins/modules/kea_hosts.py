@@ -32,6 +32,7 @@ description:
 author:
   - netboot.fleet developers (@netboot)
 extends_documentation_fragment:
+  - netboot.fleet.sot
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
@@ -52,11 +53,6 @@ attributes:
 requirements:
   - psycopg (3) on the host the module runs on (Debian C(python3-psycopg)).
 options:
-  sot:
-    description:
-      - Path (on the controller) of the source of truth, a file or directory (the inventory plugin's
-        C(netboot_sot_source)). Required; the action plugin consumes it.
-    type: path
   families:
     description: Which reservations to sync, DHCPv4 and/or DHCPv6. Rows of a family not listed are left alone.
     type: list
@@ -210,6 +206,8 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.netboot.fleet.plugins.module_utils.common_args import SOT_ARGS
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import hostsdb as kea_hostsdb
 
 
@@ -239,9 +237,7 @@ def _write_state(path, state):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            # sot is consumed by the action plugin on the controller, which hands the module the
-            # rendered reservations as src; it is declared so that it is documented.
-            sot=dict(type="path"),
+            **SOT_ARGS,
             families=dict(type="list", elements="str", choices=["dhcp4", "dhcp6"], default=["dhcp4", "dhcp6"]),
             src=dict(type="path"),
             db_name=dict(type="str", default="kea"),

@@ -41,12 +41,6 @@ description:
 requirements:
   - On the node - python3-jinja2, python3-netaddr and python3-yaml (the C(pxe_server) role installs them).
 options:
-  sot:
-    description:
-      - Path of the SoT file or directory on the controller. Defaults to the inventory variable
-        C(netboot_sot_source) that the C(netboot.fleet.sot) inventory plugin sets.
-      - A directory is shipped whole, so profile templates inside it travel with it.
-    type: path
   template_dir:
     description:
       - Directory on the controller with templates replacing the shipped ones, file names
@@ -101,6 +95,7 @@ options:
     type: int
     default: 20
 extends_documentation_fragment:
+  - netboot.fleet.sot
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
@@ -162,38 +157,23 @@ import hashlib
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.netboot.fleet.plugins.module_utils.common_args import SOT_ARGS
+
 try:
     from ansible_collections.netboot.fleet.plugins.module_utils import sot
+    from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sot_archive
     from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync
     from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
     IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - a missing python3-* package on the node
     IMPORT_ERROR = traceback.format_exc()
 
-ARCHIVE_ROOT = "sot"
 DIGEST_VERSION = 1  # bump when the renderer's output changes for the same inputs
-
-
-def unpack(archive, workdir):
-    """Extract the action plugin's SoT archive (regular files under sot/ only); return the SoT path."""
-    root = os.path.join(workdir, ARCHIVE_ROOT)
-    with tarfile.open(archive) as bundle:
-        for member in bundle.getmembers():
-            parts = member.name.split("/")
-            if (not member.isfile() or parts[0] != ARCHIVE_ROOT or len(parts) < 2
-                    or any(part in ("", ".", "..") for part in parts)):
-                raise ValueError("unexpected member %r in the SoT archive" % member.name)
-            target = os.path.join(workdir, *parts)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with bundle.extractfile(member) as source, open(target, "wb") as handle:
-                shutil.copyfileobj(source, handle)
-    return root
 
 
 def inputs_digest(source, params):
@@ -226,7 +206,7 @@ def build_units(source, params):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            sot=dict(type="path"),
+            **SOT_ARGS,
             template_dir=dict(type="path"),
             templates=dict(type="dict", required=True),
             sot_label=dict(type="str"),
@@ -251,7 +231,7 @@ def main():
         source = params["sot"]
         if source.endswith(".tar"):
             workdir = tempfile.mkdtemp(prefix="netboot-sot-")
-            source = unpack(source, workdir)
+            source = sot_archive.unpack(source, workdir)
         try:
             result = asset_sync.sync(
                 {pxe.TFTP: params["tftp_root"], pxe.HTTP: params["http_root"]}, pxe.OWNED,
@@ -261,7 +241,7 @@ def main():
         except (sot.SotError, pxe.PxeError) as exc:
             message = str(exc)
             if workdir and params["sot_label"]:
-                message = message.replace(os.path.join(workdir, ARCHIVE_ROOT), params["sot_label"])
+                message = message.replace(os.path.join(workdir, sot_archive.ARCHIVE_ROOT), params["sot_label"])
             module.fail_json(msg=message)
         except (asset_sync.SyncError, OSError, ValueError) as exc:
             module.fail_json(msg="PXE asset sync failed: %s" % exc)

@@ -2,6 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: netboot.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Documentation only: the work is done on the controller by plugins/action/sot_info.py.
 
 from __future__ import annotations
 
@@ -14,18 +15,26 @@ description:
   - Fails with every problem found, each naming the file, the record and the field, when the source
     of truth is invalid. Nothing is changed anywhere; run it first so that nothing is pushed from a
     bad source of truth.
-  - Runs where the source of truth is, normally the controller (C(localhost)).
+  - Runs on the controller, whatever host the task is for (action plugin); the load is the run's one load
+    of the SoT, shared with the inventory plugin and the other modules.
 version_added: 0.1.0
 author: netboot.fleet developers (@netboot-fleet)
 options:
   source:
     description:
-      - Path of the source of truth. The inventory plugin sets C(netboot_sot_source) for every host.
+      - Deprecated name of O(sot), removed in 2.0.0.
     type: path
-    required: true
 extends_documentation_fragment:
+  - netboot.fleet.sot
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
   diff_mode:
@@ -38,11 +47,9 @@ requirements:
 """
 
 EXAMPLES = r"""
-- name: Validate the source of truth before anything is pushed
+- name: Validate the source of truth before anything is pushed (sot defaults to netboot_sot_source)
   netboot.fleet.sot_info:
-    source: "{{ netboot_sot_source }}"
   register: fleet
-  delegate_to: localhost
   run_once: true
 
 - name: Show what is about to be brought up
@@ -71,28 +78,3 @@ problems:
   type: list
   elements: str
 """
-
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    from ansible_collections.netboot.fleet.plugins.module_utils import sot
-    IMPORT_ERROR = None
-except ImportError:  # netaddr missing on the host that runs the module
-    IMPORT_ERROR = traceback.format_exc()
-
-
-def main():
-    module = AnsibleModule(argument_spec={"source": {"type": "path", "required": True}}, supports_check_mode=True)
-    if IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=IMPORT_ERROR)
-    try:
-        fleet = sot.load(module.params["source"])
-    except sot.SotError as exc:
-        module.fail_json(msg=str(exc), problems=[str(problem) for problem in exc.problems])
-    module.exit_json(changed=False, summary=sot.summary(fleet))
-
-
-if __name__ == "__main__":
-    main()

@@ -21,22 +21,21 @@ Targets BIRD 2.0 (Debian 12's bird2).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+
+from ansible_collections.netboot.fleet.plugins.module_utils import settings as settings_spec
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast.dhcp_probe import PROBE_MAC
+from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
 
 ANNOUNCE_CONSTANT = "NETBOOT_ANYCAST_ANNOUNCE"
-PROBE_MAC = "02:00:5e:ee:00:53"  # locally administered; same default as dhcp_probe.PROBE_MAC
 _NAME_RE = re.compile(r"[^A-Za-z0-9_]")
 _DEVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
-class BgpRenderError(ValueError):
+class BgpRenderError(ProblemsError, ValueError):
     """The SoT or the settings cannot give this node a BGP configuration. .problems lists all."""
 
-    def __init__(self, problems):
-        self.problems = list(problems)
-        lines = ["%d problem(s) rendering the anycast BGP configuration:" % len(self.problems)]
-        lines.extend("  - %s" % problem for problem in self.problems)
-        super().__init__("\n".join(lines))
+    HEADER = "%d problem(s) rendering the anycast BGP configuration:"
 
 
 @dataclass(frozen=True)
@@ -67,45 +66,21 @@ class Settings:
     probe_mac: str = PROBE_MAC
     control_socket4: str = "/run/kea/kea4-ctrl-socket"
     control_socket6: str = "/run/kea/kea6-ctrl-socket"
-    families: tuple = ("dhcp4", "dhcp6")
+    families: tuple = field(default=("dhcp4", "dhcp6"), metadata={"choices": ["dhcp4", "dhcp6"]})
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> "Settings":
-        """Settings from plain data (role variables). Unknown keys and wrong types are errors."""
-        raw = dict(raw or {})
-        known = {item.name: item for item in fields(cls)}
-        problems = ["settings.%s: unknown setting (allowed: %s)" % (key, ", ".join(sorted(known)))
-                    for key in sorted(raw) if key not in known]
-        values = {}
-        for key, value in sorted(raw.items()):
-            if key not in known or value is None:
-                continue
-            default = known[key].default
-            if isinstance(default, bool):
-                ok = isinstance(value, bool)
-            elif isinstance(default, int):
-                ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-            elif isinstance(default, float):
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-                value = float(value) if ok else value
-            elif isinstance(default, tuple):
-                ok = isinstance(value, (list, tuple)) and all(item in ("dhcp4", "dhcp6") for item in value)
-                value = tuple(sorted(set(value))) if ok else value
-            else:
-                ok = isinstance(value, str) and bool(value) and "\n" not in value and '"' not in value
-            if ok:
-                values[key] = value
-            else:
-                problems.append("settings.%s: invalid value %r (expected like %r)" % (key, value, default))
-        settings = cls(**values) if not problems else None
-        if settings is not None:
-            problems.extend(settings.problems())
-        if problems:
-            raise BgpRenderError(problems)
-        return settings
+        """Settings from role options, typed by the argument spec of this class."""
+        return settings_spec.from_options(cls, raw, BgpRenderError)
 
     def problems(self) -> list:
-        found = []
+        found = settings_spec.negative_integers(self)
+        # BIRD strings and file names: one line, no quote (the values are written inside "...").
+        found.extend("settings.%s: %r must be one line without '\"'" % (item.name, getattr(self, item.name))
+                     for item in fields(self) if isinstance(getattr(self, item.name), str)
+                     and (not getattr(self, item.name) or "\n" in getattr(self, item.name) or '"' in getattr(self, item.name)))
+        if self.check_interval <= 0 or self.check_timeout <= 0:
+            found.append("settings.check_interval/check_timeout: both must be above 0")
         if not _DEVICE_RE.match(self.anycast_device):
             found.append("settings.anycast_device: %r is not an interface name (1-15 of A-Z a-z 0-9 _ . -)"
                          % self.anycast_device)
@@ -338,46 +313,11 @@ def _probe6(sot, settings: Settings) -> dict:
     return check
 
 
-# --------------------------------------------------------------------------
-# Controller-side entry point of the anycast_bgp role
-# --------------------------------------------------------------------------
-
-def render_node(sot_source: str, node_name: str, raw_settings: dict | None = None) -> dict:
-    """Everything the anycast_bgp role writes for one node, from the SoT at sot_source."""
-    from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_module
-    fleet = sot_module.load(sot_source)
-    settings = Settings.from_dict(raw_settings)
+def render_node(fleet, node_name: str, settings: Settings) -> dict:
+    """Everything the anycast_bgp role writes for one node."""
     return {
         "bird": render_bird(fleet, node_name, settings),
         "healthcheck": render_healthcheck(fleet, node_name, settings),
         "kea_interfaces": kea_interfaces(fleet, settings),
         "anycast": {"ipv4": fleet.fabric.anycast_ipv4, "ipv6": fleet.fabric.anycast_ipv6},
     }
-
-
-def main(argv=None) -> int:
-    """bgp.py SOT_SOURCE NODE [SETTINGS_JSON]: print render_node() as JSON (run on the controller by
-    the anycast_bgp role: a role cannot ship its own filter plugin inside a collection)."""
-    import json
-    import os
-    import sys
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) not in (2, 3):
-        sys.stderr.write(main.__doc__ + "\n")
-        return 2
-    # .../ansible_collections/netboot/fleet/plugins/module_utils/anycast/bird.py -> the collections root
-    root = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), *[".."] * 6))
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_module
-    try:
-        rendered = render_node(argv[0], argv[1], json.loads(argv[2]) if len(argv) == 3 else None)
-    except (BgpRenderError, sot_module.SotError) as exc:
-        sys.stderr.write(str(exc) + "\n")
-        return 1
-    sys.stdout.write(json.dumps(rendered, sort_keys=True) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -29,6 +29,9 @@ import json
 from dataclasses import dataclass, field, fields
 
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
+from ansible_collections.netboot.fleet.plugins.module_utils.kea.families import FAMILIES
+from ansible_collections.netboot.fleet.plugins.module_utils import settings as settings_spec
+from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
 
 try:
     from netaddr import IPAddress, IPNetwork, IPRange
@@ -36,7 +39,6 @@ try:
 except ImportError:  # pragma: no cover - reported by callers with an install hint
     HAS_NETADDR = False
 
-FAMILIES = ("dhcp4", "dhcp6")
 
 # Marks a config as ours. Kea keeps user-context through config-get/config-write, so the
 # kea_dhcp role can tell its own (possibly Kea-written) config from the package's sample.
@@ -62,14 +64,10 @@ HOSTS_BACKENDS = ("json", "postgresql")
 HOSTS_DB_ON_FAIL = ("stop-retry-exit", "serve-retry-exit", "serve-retry-continue")
 
 
-class KeaRenderError(ValueError):
+class KeaRenderError(ProblemsError, ValueError):
     """The SoT cannot be rendered (e.g. two prefixes map to one subnet id). .problems lists all."""
 
-    def __init__(self, problems):
-        self.problems = list(problems)
-        lines = ["%d problem(s) rendering the Kea configuration:" % len(self.problems)]
-        lines.extend("  - %s" % problem for problem in self.problems)
-        super().__init__("\n".join(lines))
+    HEADER = "%d problem(s) rendering the Kea configuration:"
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ class Settings:
     interfaces6: tuple = ("*",)
     # udp: relayed unicast to the anycast address is read from a normal socket (raw sockets
     # leave it unread); the only sensible choice behind rack relays.
-    dhcp_socket_type: str = "udp"
+    dhcp_socket_type: str = field(default="udp", metadata={"choices": ["udp", "raw"]})
     control_socket4: str = "/run/kea/kea4-ctrl-socket"
     control_socket6: str = "/run/kea/kea6-ctrl-socket"
     lease_file4: str = "/var/lib/kea/kea-leases4.csv"
@@ -103,65 +101,34 @@ class Settings:
     server_duid: str | None = None
     # Where reservations live: "json" (inline, applied with config-set) or "postgresql" (a shared
     # host database Kea reads per request; synced by the kea_hosts module, no reload).
-    hosts_backend: str = "json"
+    hosts_backend: str = field(default="json", metadata={"choices": list(HOSTS_BACKENDS)})
     hosts_db_name: str = "kea"
     # A directory is a Unix socket (libpq); anything else a host name or address for TCP.
     hosts_db_host: str = "/run/postgresql"
     hosts_db_port: int = 5432
     hosts_db_user: str = "kea"
-    hosts_db_password: str | None = field(default=None, repr=False)
+    hosts_db_password: str | None = field(default=None, repr=False, metadata={"no_log": True})
     hosts_db_connect_timeout: int = 5
-    hosts_db_on_fail: str = "stop-retry-exit"
+    hosts_db_on_fail: str = field(default="stop-retry-exit", metadata={"choices": list(HOSTS_DB_ON_FAIL)})
     # Ride out a short outage (a primary failover) without serving, then exit: 10 x 1 s.
     hosts_db_max_reconnect_tries: int = 10
     hosts_db_reconnect_wait_time: int = 1000
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> "Settings":
-        """Settings from plain data (module/role options). Unknown keys and wrong types are errors."""
-        raw = dict(raw or {})
-        known = {item.name: item for item in fields(cls)}
-        problems = ["settings.%s: unknown setting (allowed: %s)" % (key, ", ".join(sorted(known)))
-                    for key in sorted(raw) if key not in known]
-        values = {}
-        for key, value in raw.items():
-            if key not in known or value is None:
-                continue
-            default = known[key].default
-            if isinstance(default, tuple):
-                if isinstance(value, str) or not isinstance(value, (list, tuple)) or \
-                        not all(isinstance(item, str) for item in value):
-                    problems.append("settings.%s: must be a list of strings, got %r" % (key, value))
-                    continue
-                value = tuple(value)
-            elif isinstance(default, bool):
-                if not isinstance(value, bool):
-                    problems.append("settings.%s: must be a boolean, got %r" % (key, value))
-                    continue
-            elif isinstance(default, int):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    problems.append("settings.%s: must be a non-negative integer, got %r" % (key, value))
-                    continue
-            elif not isinstance(value, str) or not value:
-                problems.append("settings.%s: must be a non-empty string, got %r" % (key, value))
-                continue
-            values[key] = value
-        if values.get("dhcp_socket_type", "udp") not in ("udp", "raw"):
-            problems.append("settings.dhcp_socket_type: must be udp or raw, got %r" % values["dhcp_socket_type"])
-        if values.get("hosts_backend", "json") not in HOSTS_BACKENDS:
-            problems.append("settings.hosts_backend: must be one of %s, got %r"
-                            % (", ".join(HOSTS_BACKENDS), values["hosts_backend"]))
-        if values.get("hosts_db_on_fail", "stop-retry-exit") not in HOSTS_DB_ON_FAIL:
-            problems.append("settings.hosts_db_on_fail: must be one of %s, got %r"
-                            % (", ".join(HOSTS_DB_ON_FAIL), values["hosts_db_on_fail"]))
-        if values.get("server_duid") is not None:
+        """Settings from module or role options, typed by the argument spec of this class."""
+        return settings_spec.from_options(cls, raw, KeaRenderError)
+
+    def problems(self) -> list:
+        found = settings_spec.negative_integers(self)
+        found.extend("settings.%s: must not be empty" % item.name for item in fields(self)
+                     if getattr(self, item.name) == "")
+        if self.server_duid is not None:
             try:
-                kea_server_id(values["server_duid"])
+                kea_server_id(self.server_duid)
             except ValueError as exc:
-                problems.append("settings.server_duid: %s" % exc)
-        if problems:
-            raise KeaRenderError(problems)
-        return cls(**values)
+                found.append("settings.server_duid: %s" % exc)
+        return found
 
 
 # --------------------------------------------------------------------------

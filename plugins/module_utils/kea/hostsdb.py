@@ -26,6 +26,7 @@ import time
 from collections import namedtuple
 
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
+from ansible_collections.netboot.fleet.plugins.module_utils.kea.families import FAMILY_KEYS
 
 try:
     import psycopg
@@ -99,7 +100,7 @@ class StaleSyncError(HostsDbError):
 def hosts_from_config(config: dict) -> dict:
     """{key: Host} for every reservation of a rendered {"Dhcp4": ...} / {"Dhcp6": ...} config."""
     family_key = next(iter(config))
-    family = {"Dhcp4": "dhcp4", "Dhcp6": "dhcp6"}[family_key]
+    family = {key: name for name, key in FAMILY_KEYS.items()}[family_key]
     body = config[family_key]
     hosts, problems = {}, []
     for subnet in body.get("subnet4" if family == "dhcp4" else "subnet6", ()):

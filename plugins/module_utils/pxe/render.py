@@ -37,6 +37,8 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
+
 try:
     import jinja2
     HAS_JINJA2 = True
@@ -91,14 +93,10 @@ _GRUB_SAFE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+%-]*$")
 _GRUB_SAFE_LINE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+% -]*$")
 
 
-class PxeError(Exception):
+class PxeError(ProblemsError):
     """Rendering cannot start. .problems lists every problem found, each naming record and field."""
 
-    def __init__(self, problems):
-        self.problems = list(problems)
-        lines = ["%d problem(s) with the PXE assets:" % len(self.problems)]
-        lines.extend("  - %s" % problem for problem in self.problems)
-        super().__init__("\n".join(lines))
+    HEADER = "%d problem(s) with the PXE assets:"
 
 
 # --------------------------------------------------------------------------

@@ -32,6 +32,11 @@ from ansible_collections.netboot.fleet.plugins.module_utils import sot
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
 CACHE_FORMAT = 1
+# Where the controller keeps its caches unless told otherwise (kea_hosts' cache_dir, the route's load cache).
+DEFAULT_CACHE_DIR = "~/.cache/netboot.fleet"
+# When set, every load appends a line "<pid> full|cached <files read> <path>" to this file: how the tests count
+# full loads and validations, and loads served by the cache.
+LOAD_LOG_ENV = "NETBOOT_FLEET_SOT_LOAD_LOG"
 
 
 @dataclass
@@ -89,9 +94,12 @@ def load(path: str, cache_file: str) -> Loaded:
         if cached is not None:
             loaded = _incremental(path, cached)
             if loaded is not None:
+                _log_load("cached", sum(stamp != cached["stamps"].get(source) for source, stamp in loaded._stamps.items()),
+                          path)
                 return loaded
         contents = sot.read_sources(path)
         validated = sot.validate(path, contents)
+        _log_load("full", len(contents), path)
         loaded = Loaded(None, {}, {}, {}, _with_machines(validated, None), _Columns.of(validated.machines),
                         {source: _stamp(info) for source, info, _data, _problems in contents},
                         {source: _digest(data) for source, _info, data, _problems in contents})
@@ -223,6 +231,24 @@ class _Columns:
                             sot.Bmc(columns[5][index], columns[6][index], columns[7][index]),
                             *(columns[field][index] for field in range(8, 14)))
                 for index in indexes]
+
+
+def _log_load(kind, files_read, path):
+    log = os.environ.get(LOAD_LOG_ENV)
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write("%d %s %d %s\n" % (os.getpid(), kind, files_read, path))
+
+
+def stamps(path: str) -> tuple | None:
+    """What a load of the SoT at path depends on: each file's name and stamp; None when one cannot be stat'ed."""
+    result = []
+    for source in sot.source_files(path):
+        stamp = _stamp(_stat(source))
+        if stamp is None:
+            return None
+        result.append((source, stamp))
+    return tuple(result)
 
 
 def _stat(source):

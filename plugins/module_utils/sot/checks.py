@@ -33,7 +33,7 @@ DOTTED_RE = re.compile(r"^[0-9.]+$")
 class SotError(ProblemsError):
     """The SoT is invalid: .problems lists every problem found, each naming file, record and field."""
 
-    WHAT = "the source of truth"
+    HEADER = "%d problem(s) in the source of truth:"
 
 
 # --------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import sys
 
 import yaml
 
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import cache, route
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 PLAYBOOK = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "playbooks/bringup.yml", "--tags", "validate"]
 ENV = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
@@ -19,6 +21,27 @@ def test_validate_stage_summarises_the_embedded_default():
     result = run("-i", "inventory/")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 machines, DHCP nodes dhcp-a1, dhcp-a2" in result.stdout
+
+
+def test_one_load_of_the_sot_per_run(tmp_path):
+    """The inventory loads the SoT; sot_info and bringup_report (and every other action of a run) reuse it."""
+    cache_file = route.cache_file_of(os.path.join(REPO, "inventory", "sot"))
+    if os.path.exists(cache_file):
+        os.unlink(cache_file)
+    log = tmp_path / "loads.log"
+    result = subprocess.run([*PLAYBOOK, "-i", "inventory/", "-e", "bringup_report_dir=%s" % tmp_path], cwd=REPO,
+                            env=dict(ENV, **{cache.LOAD_LOG_ENV: str(log)}), capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Write the bring-up report" in result.stdout
+    assert [line.split()[1] for line in log.read_text().splitlines()] == ["full"]
+    # The next run reads no file again: the route's cache holds this load.
+    log.unlink()
+    result = subprocess.run([*PLAYBOOK, "-i", "inventory/", "-e", "bringup_report_dir=%s" % tmp_path], cwd=REPO,
+                            env=dict(ENV, **{cache.LOAD_LOG_ENV: str(log)}), capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [line.split()[1:3] for line in log.read_text().splitlines()] == [["cached", "0"]]
 
 
 def test_validate_stage_stops_on_an_invalid_sot(tmp_path):

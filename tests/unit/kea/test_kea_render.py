@@ -191,13 +191,19 @@ def test_ipxe_script_url_convention():
 def test_settings_from_role_variables_are_checked():
     settings = kea.Settings.from_dict({"interfaces4": ["eth0"], "valid_lifetime": 600, "multi_threading": False})
     assert settings.interfaces4 == ("eth0",) and settings.valid_lifetime == 600
+    # Typed as Ansible types module options: a role variable given as a string is converted.
+    assert kea.Settings.from_dict({"valid_lifetime": "600", "multi_threading": "yes"}).multi_threading is True
     with pytest.raises(kea.KeaRenderError) as error:
-        kea.Settings.from_dict({"interfaces4": "eth0", "valid_lifetme": 5, "multi_threading": "yes",
-                                "server_duid": "00:09:01", "dhcp_socket_type": "tcp"})
+        kea.Settings.from_dict({"interfaces4": {"eth0": 1}, "valid_lifetme": 5, "multi_threading": "maybe",
+                                "dhcp_socket_type": "tcp"})
     problems = "\n".join(error.value.problems)
-    for expected in ("settings.interfaces4", "settings.valid_lifetme: unknown", "settings.multi_threading",
-                     "settings.server_duid", "settings.dhcp_socket_type"):
+    for expected in ("'interfaces4' is of type dict", "settings.valid_lifetme: unknown", "'multi_threading'",
+                     "value of dhcp_socket_type must be one of: udp, raw"):
         assert expected in problems
+    with pytest.raises(kea.KeaRenderError, match="settings.server_duid: '00:09:01' is not a DUID-LLT"):
+        kea.Settings.from_dict({"server_duid": "00:09:01"})
+    with pytest.raises(kea.KeaRenderError, match="settings.lfc_interval: must not be negative"):
+        kea.Settings.from_dict({"lfc_interval": -1})
 
 
 def test_rendered_config_is_plain_json(embedded_sot):

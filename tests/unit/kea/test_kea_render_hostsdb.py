@@ -57,5 +57,5 @@ def test_hosts_settings_are_checked():
     with pytest.raises(kea.KeaRenderError) as error:
         kea.Settings.from_dict({"hosts_backend": "mysql", "hosts_db_on_fail": "ignore", "hosts_db_port": "x"})
     problems = "\n".join(error.value.problems)
-    for expected in ("settings.hosts_backend", "settings.hosts_db_on_fail", "settings.hosts_db_port"):
+    for expected in ("value of hosts_backend", "value of hosts_db_on_fail", "'hosts_db_port'"):
         assert expected in problems

@@ -8,8 +8,7 @@ import tarfile
 import pytest
 
 from pxe_testlib import EMBEDDED_SOT
-from ansible_collections.netboot.fleet.plugins.action.pxe_assets import sot_archive
-from ansible_collections.netboot.fleet.plugins.modules.pxe_assets import unpack
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe.sot_archive import pack, unpack
 from ansible_collections.netboot.fleet.plugins.module_utils import sot
 
 
@@ -19,7 +18,7 @@ def test_directory_roundtrip_keeps_templates_and_skips_hidden(sot_copy, tmp_path
     (sot_copy / ".git").mkdir()
     (sot_copy / ".git" / "config").write_text("x")
     archive = str(tmp_path / "sot.tar")
-    sot_archive(str(sot_copy), archive)
+    pack(str(sot_copy), archive)
     root = unpack(archive, str(tmp_path / "work"))
     assert sorted(os.listdir(root)) == ["fabric.yml", "machines.yml", "networks.yml", "site"]
     assert [m.as_dict() for m in sot.load(root).machines] == [m.as_dict() for m in sot.load(EMBEDDED_SOT).machines]
@@ -27,7 +26,7 @@ def test_directory_roundtrip_keeps_templates_and_skips_hidden(sot_copy, tmp_path
 
 def test_single_file_roundtrip(tmp_path):
     archive = str(tmp_path / "sot.tar")
-    sot_archive(os.path.join(EMBEDDED_SOT, "machines.yml"), archive)
+    pack(os.path.join(EMBEDDED_SOT, "machines.yml"), archive)
     assert os.listdir(unpack(archive, str(tmp_path / "work"))) == ["machines.yml"]
 
 
