@@ -7,7 +7,7 @@ The SoT lives on the controller; the module runs wherever the database is reacha
 database host itself, over its Unix socket). The reservations are the ones the json mode puts in
 each subnet (kea.render with the same SoT), so both modes serve the same answers.
 
-Fast path: sot_cache keeps the SoT as the last successful sync of this database saw it, with the
+Fast path: sot.cache keeps the SoT as the last successful sync of this database saw it, with the
 fingerprint of the host tables that sync left. When only machines changed since, only their subnets
 are rendered and shipped, and the module reads and writes only those, provided the tables still
 have that fingerprint; otherwise (or without a cache) every subnet is rendered and shipped.

@@ -12,6 +12,7 @@ from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import So
 class ActionModule(SotAction):
     _requires_connection = False
     TRANSFERS_FILES = False
+
     def run(self, tmp=None, task_vars=None):
         # 0.x called the option source; sot is the option every module that reads the SoT takes.
         if "source" in self._task.args:

@@ -36,8 +36,8 @@ def from_options(settings_class, options, error_class):
     """settings_class(**options), checked and converted as Ansible checks module options; error_class (a
     ProblemsError) lists every problem, each naming settings.<option>."""
     spec = argument_spec(settings_class)
-    result = ArgumentSpecValidator(spec).validate({key: value for key, value in (options or {}).items()
-                                                    if value is not None})
+    given = {key: value for key, value in (options or {}).items() if value is not None}
+    result = ArgumentSpecValidator(spec).validate(given)
     problems = ["settings.%s: unknown setting (allowed: %s)" % (key, ", ".join(sorted(spec)))
                 for key in sorted(result.unsupported_parameters)]
     problems.extend("settings: %s" % error for error in result.errors if not isinstance(error, UnsupportedError))
@@ -55,4 +55,8 @@ def from_options(settings_class, options, error_class):
 def negative_integers(settings) -> list:
     """The usual range check: no integer setting is negative."""
     return ["settings.%s: must not be negative, got %d" % (item.name, getattr(settings, item.name))
-            for item in fields(settings) if type(getattr(settings, item.name)) is int and getattr(settings, item.name) < 0]
+            for item in fields(settings) if _is_integer(getattr(settings, item.name)) and getattr(settings, item.name) < 0]
+
+
+def _is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -30,9 +30,8 @@ import re
 from datetime import datetime, timezone
 from urllib.parse import unquote, urlsplit
 
-KINDS = ("lease4", "lease6", "loader", "entry", "script", "answer")
-# Boot loaders the DHCP answers name (pxe_server role, kea.py): TFTP root and HTTP root.
-LOADER_FILES = ("undionly.kpxe", "snponly.efi", "ipxe.efi", "pxelinux.0", "lpxelinux.0", "grubx64.efi")
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
+
 
 _MONTHS = {name: index for index, name in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
@@ -42,14 +41,9 @@ _MONTHS = {name: index for index, name in enumerate(
 _COMBINED_RE = re.compile(
     r'^(?P<client>\S+) \S+ \S+ \[(?P<day>\d{2})/(?P<mon>\w{3})/(?P<year>\d{4}):(?P<hms>\d{2}:\d{2}:\d{2}) '
     r'(?P<tz>[+-]\d{4})\] "(?P<request>[^"]*)" (?P<status>\d{3}) ')
-# The pxe_server role's netboot_fleet format: millisecond times ($msec) first.
+# The pxe_server role's format (layout.NGINX_LOG_FORMAT): millisecond times ($msec) first.
 #   1795705293.317 198.51.100.10 "GET /ipxe/52:54:00:12:00:01.ipxe HTTP/1.1" 200 312 "iPXE/1.21.1"
 _MSEC_RE = re.compile(r'^(?P<msec>\d+\.\d+) (?P<client>\S+) "(?P<request>[^"]*)" (?P<status>\d{3}) ')
-NGINX_LOG_FORMAT = '$msec $remote_addr "$request" $status $body_bytes_sent "$http_user_agent"'
-
-_SCRIPT_RE = re.compile(r"(?:^|/)ipxe/([0-9a-f]{2}(?::[0-9a-f]{2}){5})\.ipxe$")
-_ENTRY_RE = re.compile(r"(?:^|/)ipxe/boot\.ipxe$")
-_ANSWER_RE = re.compile(r"(?:^|/)installer/([^/]+)/[^/]+$")
 
 # in.tftpd (tftpd-hpa, with --verbose): "RRQ from 198.51.100.10 filename undionly.kpxe"
 _RRQ_RE = re.compile(r"RRQ from (?P<client>\S+) filename (?P<file>\S+)")
@@ -144,16 +138,16 @@ def http_events(lines, since):
             continue
         stamp, client, path, status = parsed
         if path.endswith(".ipxe"):
-            match = _SCRIPT_RE.search(path)
+            match = layout.SCRIPT_PATH_RE.search(path)
             if match:
                 events.append(_event(stamp, "script", match.group(1), client, path, status))
-            elif _ENTRY_RE.search(path):
+            elif layout.ENTRY_PATH_RE.search(path):
                 events.append(_event(stamp, "entry", client, client, path, status))
-        elif "installer/" in path:
-            match = _ANSWER_RE.search(path)
+        elif layout.ANSWER_DIR + "/" in path:
+            match = layout.ANSWER_PATH_RE.search(path)
             if match:
                 events.append(_event(stamp, "answer", match.group(1), client, path, status))
-        elif path.rpartition("/")[2] in LOADER_FILES:
+        elif path.rpartition("/")[2] in layout.LOADER_FILES:
             events.append(_event(stamp, "loader", client, client, path, status))
     return events
 
@@ -168,7 +162,7 @@ def tftp_events(messages, since):
         if not match:
             continue
         filename = match.group("file").lstrip("/")
-        if filename.rpartition("/")[2] in LOADER_FILES:
+        if filename.rpartition("/")[2] in layout.LOADER_FILES:
             client = _client(match.group("client"))
             events.append(_event(stamp, "loader", client, client, filename))
     return events

@@ -32,6 +32,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cycl
 from ansible_collections.netboot.fleet.plugins.module_utils.kea.families import FAMILIES
 from ansible_collections.netboot.fleet.plugins.module_utils import settings as settings_spec
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
 
 try:
     from netaddr import IPAddress, IPNetwork, IPRange
@@ -94,10 +95,10 @@ class Settings:
     packet_queue_size: int = 64
     log_output: str = "stdout"
     log_severity: str = "INFO"
-    boot_file_bios: str = "undionly.kpxe"
-    boot_file_uefi: str = "snponly.efi"
-    http_boot_file: str = "snponly.efi"
-    ipxe_entry_script: str = "ipxe/boot.ipxe"
+    boot_file_bios: str = layout.BOOT_FILE_BIOS
+    boot_file_uefi: str = layout.BOOT_FILE_UEFI
+    http_boot_file: str = layout.HTTP_BOOT_FILE
+    ipxe_entry_script: str = layout.ENTRY_SCRIPT
     server_duid: str | None = None
     # Where reservations live: "json" (inline, applied with config-set) or "postgresql" (a shared
     # host database Kea reads per request; synced by the kea_hosts module, no reload).
@@ -158,10 +159,9 @@ def http_url(address: str, port: int, path: str) -> str:
 
 
 def ipxe_script_url(address: str, port: int, mac: str) -> str:
-    """The per-machine iPXE script URL (convention shared with the PXE renderer, keep exact):
-    http://<pxe addr>[:port]/ipxe/<mac lower-case colon form>.ipxe. boot.ipxe chains here
-    with ${net0/mac}, which iPXE expands to the same form."""
-    return http_url(address, port, "ipxe/%s.ipxe" % mac.lower())
+    """The per-machine iPXE script URL: http://<pxe addr>[:port]/<layout.script_path(mac)>. boot.ipxe chains
+    there with ${net0/mac}, which iPXE expands to the same form."""
+    return http_url(address, port, layout.script_path(mac))
 
 
 def kea_server_id(duid: str) -> dict:

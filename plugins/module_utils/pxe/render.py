@@ -11,16 +11,8 @@ that uses machine names only as {{ name }} and in {% if %} tests (all shipped
 ones) is rendered by Jinja once per group of machines sharing profile, network
 and service URL, and per machine by filling in a _Pattern (Templates._group_pattern).
 
-Layout (URL conventions shared with the Kea renderer, keep exact):
-
-  HTTP root   ipxe/boot.ipxe                      entry script, chains to ${net0/mac}
-              ipxe/<mac>.ipxe                     per machine, MAC lower-case colon form
-              installer/<name>/preseed.cfg        Debian preseed
-              installer/<name>/ks.cfg             Red Hat-style kickstart
-              installer/<name>/user-data          Ubuntu autoinstall (+ meta-data)
-              <profile.kernel>, <profile.initrd>  relative to the HTTP root unless URLs
-  TFTP root   pxelinux.cfg/01-<mac-with-dashes>   BIOS machines (firmware bios)
-              grub/grub.cfg-01-<mac-with-dashes>  UEFI machines that PXE-boot (firmware uefi)
+The file names and URL paths are the boot layout of pxe/layout.py; a profile's kernel and initrd are
+relative to the HTTP root unless URLs.
 
 Templates ship in plugins/templates/pxe/<name>.j2 (TEMPLATE_NAMES); a user
 directory can replace any of them, and a profile's `template` replaces the
@@ -38,6 +30,8 @@ import re
 from urllib.parse import urlsplit
 
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe.layout import HTTP, INSTALLER_FILES, OWNED, TFTP  # noqa: F401 pylint: disable=unused-import
 
 try:
     import jinja2
@@ -51,9 +45,6 @@ try:
 except ImportError:  # pragma: no cover
     HAS_NETADDR = False
 
-TFTP = "tftp"
-HTTP = "http"
-ROOTS = (TFTP, HTTP)
 LOADERS = ("grub", "pxelinux")
 
 # Template name -> what it renders. The file is <name>.j2.
@@ -67,24 +58,8 @@ TEMPLATE_NAMES = (
     "autoinstall-user-data",   # installer/<name>/user-data
     "autoinstall-meta-data",   # installer/<name>/meta-data
 )
-# installer -> ((file name under installer/<name>/, template), ...). The first is the answer
-# file a profile's own `template` replaces.
-INSTALLER_FILES = {
-    "preseed": (("preseed.cfg", "preseed.cfg"),),
-    "kickstart": (("ks.cfg", "kickstart.cfg"),),
-    "autoinstall": (("user-data", "autoinstall-user-data"), ("meta-data", "autoinstall-meta-data")),
-}
 DEFAULT_TEMPLATE_DIR = os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "templates", "pxe"))
-
-# What the sync may prune: (root, directory, file-name pattern or None for everything).
-# pxelinux.cfg/ and grub/ also hold the operator's own files (default, grub.cfg): only ours go.
-OWNED = (
-    (TFTP, "pxelinux.cfg", re.compile(r"^01-")),
-    (TFTP, "grub", re.compile(r"^grub\.cfg-01-")),
-    (HTTP, "ipxe", None),
-    (HTTP, "installer", None),
-)
 
 # Defence in depth: the SoT loader validated these already; file names are built only from them.
 _MAC_RE = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")  # fullmatch: no trailing newline either
@@ -414,10 +389,6 @@ def grub_args(args: str, sentinels=False) -> str:
                     else "'%s'" % arg.replace("'", "'\\''") for arg in args.split())
 
 
-def mac_dashes(mac: str) -> str:
-    return mac.replace(":", "-")
-
-
 def _kernel_args(installer, answer_dir, hostname, domain, cmdline, sentinels=False):
     """A machine's kernel arguments, plain and for GRUB: its installer's, then its profile's cmdline."""
     args = _installer_args(installer, answer_dir, hostname, domain)
@@ -438,7 +409,7 @@ def _kernel_args_patterns(values):
     if _holds_sentinel_mark(values["http_url"]) or _holds_sentinel_mark(values["cmdline"]):
         return None
     slots = ("name", "hostname", "domain")
-    answer_dir = "%s/installer/%s" % (values["http_url"], _sentinel(0))
+    answer_dir = "%s/%s" % (values["http_url"], layout.answer_dir(_sentinel(0)))
     return {has_domain: tuple(_Pattern.of(text, slots) for text in _kernel_args(
         values["installer"], answer_dir, _sentinel(1), _sentinel(2) if has_domain else "", values["cmdline"],
         sentinels=True)) for has_domain in (False, True)}
@@ -642,7 +613,7 @@ class Renderer:
         hostname, _dot, name_domain = name.partition(".")
         context["hostname"] = hostname
         context["domain"] = domain = name_domain or context["domain"]
-        answer_dir = "%s/installer/%s" % (context["http_url"], name)
+        answer_dir = "%s/%s" % (context["http_url"], layout.answer_dir(name))
         installer = context["installer"]
         if kernel_args_patterns is None:
             context["kernel_args"], context["kernel_args_grub"] = _kernel_args(
@@ -653,7 +624,7 @@ class Renderer:
             context["kernel_args_grub"] = kernel_args_grub.fill(context)
         context["fqdn"] = "%s.%s" % (hostname, domain) if domain else name
         context["mac"] = mac = machine.mac
-        context["mac_dashes"] = mac_dashes(mac)
+        context["mac_dashes"] = layout.mac_dashes(mac)
         context["firmware"] = machine.firmware
         context["rack"] = machine.rack
         context["labels"] = dict(machine.labels)
@@ -671,22 +642,23 @@ class Renderer:
         _context, group_name, answer_template, _kernel_args = group
         shape = self.templates.shape(context)
         render = self.templates.render
-        files = {(HTTP, "ipxe/%s.ipxe" % machine.mac): render("machine.ipxe", context, group_name, shape)}
-        dashes = context["mac_dashes"]
+        files = {(HTTP, layout.script_path(machine.mac)): render("machine.ipxe", context, group_name, shape)}
         if "grub" in self.loaders and machine.firmware == "uefi":
-            files[(TFTP, "grub/grub.cfg-01-%s" % dashes)] = render("grub.cfg", context, group_name, shape)
+            files[(TFTP, layout.grub_config_path(machine.mac))] = render("grub.cfg", context, group_name, shape)
         if "pxelinux" in self.loaders and machine.firmware == "bios":
-            files[(TFTP, "pxelinux.cfg/01-%s" % dashes)] = render("pxelinux.cfg", context, group_name, shape)
+            files[(TFTP, layout.pxelinux_config_path(machine.mac))] = render("pxelinux.cfg", context, group_name, shape)
+        answer_dir = layout.answer_dir(machine.name)
         for index, (filename, template) in enumerate(INSTALLER_FILES[context["installer"]]):
-            files[(HTTP, "installer/%s/%s" % (machine.name, filename))] = render(
+            files[(HTTP, "%s/%s" % (answer_dir, filename))] = render(
                 answer_template if index == 0 else template, context, group_name, shape)
         return files
 
     def shared_files(self) -> dict:
-        context = dict(self.templates.globals, http_url_ipv4=self.base4, http_url_ipv6=self.base6)
+        context = dict(self.templates.globals, http_url_ipv4=self.base4, http_url_ipv6=self.base6,
+                       script_dir=layout.SCRIPT_DIR)
         if self.base4 == self.base6:  # one http_url for both families: no branch in the script
             context["http_url_ipv6"] = None
-        return {(HTTP, "ipxe/boot.ipxe"): self.templates.render("boot.ipxe", context)}
+        return {(HTTP, layout.ENTRY_SCRIPT): self.templates.render("boot.ipxe", context)}
 
     def units(self) -> list:
         """Units for the sync, sorted by key: the shared entry script, then one per machine."""

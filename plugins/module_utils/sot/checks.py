@@ -1,11 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: netboot.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What each SoT record may hold (FIELDS) and the checks of single values, collecting every problem.
+"""What each SoT record may hold (FIELDS) and the checks of single values, collecting every problem."""
 
 # type(x) is T on purpose: exact types keep a YAML boolean from passing as an integer (bool subclasses int).
-"""
-
+# pylint: disable=unidiomatic-typecheck
 from __future__ import annotations
 
 import re

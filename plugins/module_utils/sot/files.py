@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: netboot.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading SoT files: which files a path stands for, and each one parsed (YAML or JSON).
-"""
+"""Reading SoT files: which files a path stands for, and each one parsed (YAML or JSON)."""
 
 from __future__ import annotations
 

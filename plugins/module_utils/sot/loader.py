@@ -39,8 +39,8 @@ def _machines(machine_lists, declared_networks, networks, profile_names, problem
         for index, raw in enumerate(raws):
             machine = fast(raw, source)
             if machine is None:
-                machine = build_machine(raw, Where(source, "machines", index, raw), declared_networks, profile_names,
-                                   problems)
+                machine = build_machine(raw, Where(source, "machines", index, raw), declared_networks,
+                                        profile_names, problems)
                 if machine is None:
                     rejected.add((number, index))
                     continue
@@ -81,8 +81,8 @@ def load(path: str) -> Sot:
 @dataclass(slots=True)
 class Validated:
     """A validated SoT with what validating it established (parsed networks, names declared), so that
-    sot_cache can validate a changed file's machines again without the other files.
-    machines: {file: [Machine]} in file order (None in the copy sot_cache keeps: it holds them as columns)."""
+    sot.cache can validate a changed file's machines again without the other files.
+    machines: {file: [Machine]} in file order (None in the copy sot.cache keeps: it holds them as columns)."""
     path: str
     files: list
     fabric: Fabric
