@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# Copyright: netboot.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared flow of the BMC action plugins (ipmi_power, ipmi_boot, bmc_info).
 
@@ -6,9 +7,7 @@ They run pyghmi in the Ansible worker on the controller: the machine itself
 has no OS yet, so there is no connection to it and no module is shipped.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -20,18 +19,18 @@ display = Display()
 
 # Options every BMC action takes (documented in doc_fragments/bmc.py).
 CONNECTION_ARGS = dict(
-    address=dict(type='str'),
-    protocol=dict(type='str', choices=list(PROTOCOLS)),
-    port=dict(type='int'),
-    username=dict(type='str', aliases=['user']),
-    password=dict(type='str', no_log=True),
-    timeout=dict(type='float', default=10),
-    retries=dict(type='int', default=1),
-    validate_certs=dict(type='bool'),
+    address=dict(type="str"),
+    protocol=dict(type="str", choices=list(PROTOCOLS)),
+    port=dict(type="int"),
+    username=dict(type="str", aliases=["user"]),
+    password=dict(type="str", no_log=True),
+    timeout=dict(type="float", default=10),
+    retries=dict(type="int", default=1),
+    validate_certs=dict(type="bool"),
 )
 # Host variables the actions read (templated: they often point into a vault).
-HOSTVARS = ('netboot', 'netboot_bmc_username', 'netboot_bmc_password', 'netboot_bmc_validate_certs')
-MASK = '********'
+HOSTVARS = ("netboot", "netboot_bmc_username", "netboot_bmc_password", "netboot_bmc_validate_certs")
+MASK = "********"
 
 
 def scrub(value, secrets):
@@ -58,21 +57,21 @@ class BmcAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
-        result = super(BmcAction, self).run(tmp, task_vars)
+        result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=dict(CONNECTION_ARGS, **self.ARGS))
         hostvars = dict((name, self._templar.template(task_vars.get(name))) for name in HOSTVARS)
-        if hostvars['netboot_bmc_password'] is not None:
-            hostvars['netboot_bmc_password'] = str(hostvars['netboot_bmc_password'])  # a vaulted value
-        secrets = set(s for s in (args.get('password'), hostvars['netboot_bmc_password']) if s)
+        if hostvars["netboot_bmc_password"] is not None:
+            hostvars["netboot_bmc_password"] = str(hostvars["netboot_bmc_password"])  # a vaulted value
+        secrets = set(s for s in (args.get("password"), hostvars["netboot_bmc_password"]) if s)
         try:
             target = target_from(args, hostvars)
-            display.vvv('BMC %r for %s' % (target, task_vars.get('inventory_hostname')))
-            result['bmc'] = target.describe()
+            display.vvv("BMC %r for %s" % (target, task_vars.get("inventory_hostname")))
+            result["bmc"] = target.describe()
             with BmcClient(target) as client:
                 client.connect()  # so a refused login says "login", not the first read
                 result.update(self.act(client, args, hostvars))
         except BmcError as error:
             result.update(failed=True, msg=error.message, bmc_error=error.kind)
-        if not result.get('warnings'):
-            result.pop('warnings', None)
+        if not result.get("warnings"):
+            result.pop("warnings", None)
         return scrub(result, secrets)

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# Copyright: netboot.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """BMC client: one small interface over pyghmi's IPMI and Redfish commands.
 
@@ -8,9 +9,7 @@ says what went wrong and what to check; nothing it raises or returns contains
 the BMC password.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import numbers
 import socket
@@ -28,18 +27,18 @@ try:
 except ImportError as exc:  # reported when a client is made, so the rest stays importable
     PYGHMI_IMPORT_ERROR = exc
 
-PROTOCOLS = ('ipmi', 'redfish')
-DEFAULT_PORTS = {'ipmi': 623, 'redfish': 443}
+PROTOCOLS = ("ipmi", "redfish")
+DEFAULT_PORTS = {"ipmi": 623, "redfish": 443}
 
 # Boot devices as this collection names them -> pyghmi's names, and back.
 BOOT_DEVICES = {
-    'network': 'network',
-    'disk': 'hd',
-    'cdrom': 'optical',
-    'bios': 'setup',
-    'default': 'default',
+    "network": "network",
+    "disk": "hd",
+    "cdrom": "optical",
+    "bios": "setup",
+    "default": "default",
 }
-BOOT_DEVICE_ALIASES = {'pxe': 'network', 'hd': 'disk', 'optical': 'cdrom', 'setup': 'bios', 'none': 'default'}
+BOOT_DEVICE_ALIASES = {"pxe": "network", "hd": "disk", "optical": "cdrom", "setup": "bios", "none": "default"}
 _PYGHMI_TO_DEVICE = dict((v, k) for k, v in BOOT_DEVICES.items())
 
 # IPMI chassis control "power cycle" (IPMI 2.0 table 28-4) has no pyghmi helper.
@@ -53,11 +52,11 @@ _BOOT_FLAGS_VALID = 0x80
 
 # Completion codes meaning "this BMC does not do that" rather than "failed this time".
 _IPMI_UNSUPPORTED_CODES = (0xc1, 0xc2, 0xc9, 0xcb, 0xcc, 0xd5, 0xd6, 0x80)
-_IPMI_AUTH_WORDS = ('password', 'unauthorized', 'invalid role', 'privilege', 'integrity check',
-                    'username length', 'invalid user name')
-_REDFISH_AUTH_WORDS = ('Access Denied', 'Unauthorized', '401')
-_IPMI_NO_ANSWER_WORDS = ('none', '', 'timeout', 'session no longer connected')
-_HEALTH_WORDS = {1: 'warning', 2: 'critical', 4: 'failed'}  # pyghmi.constants.Health bits
+_IPMI_AUTH_WORDS = ("password", "unauthorized", "invalid role", "privilege", "integrity check",
+                    "username length", "invalid user name")
+_REDFISH_AUTH_WORDS = ("Access Denied", "Unauthorized", "401")
+_IPMI_NO_ANSWER_WORDS = ("none", "", "timeout", "session no longer connected")
+_HEALTH_WORDS = {1: "warning", 2: "critical", 4: "failed"}  # pyghmi.constants.Health bits
 
 
 class BmcError(Exception):
@@ -67,10 +66,10 @@ class BmcError(Exception):
     auth, tls, unsupported, refused, timeout (waiting for a state), config, dependency.
     """
 
-    TRANSIENT = ('unreachable',)
+    TRANSIENT = ("unreachable",)
 
     def __init__(self, kind, message):
-        super(BmcError, self).__init__(message)
+        super().__init__(message)
         self.kind = kind
         self.message = message
 
@@ -82,30 +81,30 @@ class BmcError(Exception):
 class BmcTarget:
     """Where a BMC is and how to talk to it. Its repr never shows the password."""
 
-    def __init__(self, address, protocol='ipmi', port=None, username=None, password=None,
+    def __init__(self, address, protocol="ipmi", port=None, username=None, password=None,
                  timeout=10.0, retries=1, validate_certs=True):
         if protocol not in PROTOCOLS:
-            raise BmcError('config', 'unknown BMC protocol %r: use one of %s' % (protocol, ', '.join(PROTOCOLS)))
+            raise BmcError("config", "unknown BMC protocol %r: use one of %s" % (protocol, ", ".join(PROTOCOLS)))
         if not address:
-            raise BmcError('config', 'no BMC address: set netboot.bmc.address in the source of truth '
-                                     'or pass address=')
+            raise BmcError("config", "no BMC address: set netboot.bmc.address in the source of truth "
+                                     "or pass address=")
         if password is None:
-            raise BmcError('config', 'no BMC password: set netboot_bmc_password (vault) or pass password=')
+            raise BmcError("config", "no BMC password: set netboot_bmc_password (vault) or pass password=")
         self.address = address
         self.protocol = protocol
         self.port = int(port) if port else DEFAULT_PORTS[protocol]
-        self.username = username or ''
+        self.username = username or ""
         self.password = password
         self.timeout = float(timeout)
         self.retries = int(retries)
         self.validate_certs = bool(validate_certs)
 
     def describe(self):
-        host = '[%s]' % self.address if ':' in self.address else self.address
-        return '%s %s:%d' % ('IPMI' if self.protocol == 'ipmi' else 'Redfish', host, self.port)
+        host = "[%s]" % self.address if ":" in self.address else self.address
+        return "%s %s:%d" % ("IPMI" if self.protocol == "ipmi" else "Redfish", host, self.port)
 
     def __repr__(self):
-        return 'BmcTarget(%s, user=%r)' % (self.describe(), self.username)
+        return "BmcTarget(%s, user=%r)" % (self.describe(), self.username)
 
 
 def target_from(args, hostvars):
@@ -116,7 +115,7 @@ def target_from(args, hostvars):
     ``netboot.sot`` inventory puts ``netboot.bmc`` and group_vars/vault put
     ``netboot_bmc_username``/``netboot_bmc_password``. Task arguments win.
     """
-    record = (hostvars.get('netboot') or {}).get('bmc') or {}
+    record = (hostvars.get("netboot") or {}).get("bmc") or {}
 
     def pick(arg, record_key=None, hostvar=None, default=None):
         for value in (args.get(arg),
@@ -127,16 +126,16 @@ def target_from(args, hostvars):
         return default
 
     # A task naming another BMC address must not inherit the SoT BMC's port.
-    port = args.get('port') if args.get('address') else pick('port', 'port')
+    port = args.get("port") if args.get("address") else pick("port", "port")
     return BmcTarget(
-        address=pick('address', 'address'),
-        protocol=pick('protocol', 'protocol', default='ipmi'),
+        address=pick("address", "address"),
+        protocol=pick("protocol", "protocol", default="ipmi"),
         port=port,
-        username=pick('username', hostvar='netboot_bmc_username'),
-        password=pick('password', hostvar='netboot_bmc_password'),
-        timeout=pick('timeout', default=10),
-        retries=pick('retries', default=1),
-        validate_certs=pick('validate_certs', hostvar='netboot_bmc_validate_certs', default=True),
+        username=pick("username", hostvar="netboot_bmc_username"),
+        password=pick("password", hostvar="netboot_bmc_password"),
+        timeout=pick("timeout", default=10),
+        retries=pick("retries", default=1),
+        validate_certs=pick("validate_certs", hostvar="netboot_bmc_validate_certs", default=True),
     )
 
 
@@ -152,24 +151,24 @@ def _within(seconds, func):
 
     def run():
         try:
-            outcome['value'] = func()
+            outcome["value"] = func()
         except BaseException as exc:  # handed to the caller below
-            outcome['error'] = exc
+            outcome["error"] = exc
 
-    worker = threading.Thread(target=run, name='bmc-call')
+    worker = threading.Thread(target=run, name="bmc-call")
     worker.daemon = True
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
         raise TimeoutError()
-    if 'error' in outcome:
-        raise outcome['error']
-    return outcome['value']
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _completion_code(exc):
     """The IPMI completion code behind a pyghmi exception (pyghmi often keeps only the words)."""
-    code = getattr(exc, 'ipmicode', 0) or 0
+    code = getattr(exc, "ipmicode", 0) or 0
     if code:
         return code
     text = str(exc)
@@ -183,41 +182,41 @@ def explain(exc, target, what, elapsed):
     """Turn whatever pyghmi or the network raised (after `elapsed` s) into a BmcError."""
     if isinstance(exc, BmcError):
         return exc
-    where = '%s on BMC %s' % (what, target.describe())
+    where = "%s on BMC %s" % (what, target.describe())
     if isinstance(exc, socket.gaierror):
-        return BmcError('resolve', "%s: cannot resolve BMC name %r (%s); check netboot.bmc.address and DNS"
+        return BmcError("resolve", "%s: cannot resolve BMC name %r (%s); check netboot.bmc.address and DNS"
                         % (where, target.address, exc.strerror or exc))
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return BmcError('tls', '%s: TLS certificate not trusted (%s); install the BMC CA on the controller '
-                               'or set validate_certs=false' % (where, getattr(exc, 'verify_message', None) or exc))
+        return BmcError("tls", "%s: TLS certificate not trusted (%s); install the BMC CA on the controller "
+                               "or set validate_certs=false" % (where, getattr(exc, "verify_message", None) or exc))
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return _no_answer(where, target, elapsed)
     if isinstance(exc, ConnectionRefusedError):
-        return BmcError('unreachable', '%s: connection refused; nothing listens on port %d'
+        return BmcError("unreachable", "%s: connection refused; nothing listens on port %d"
                         % (where, target.port))
     if isinstance(exc, OSError):
-        return BmcError('unreachable', '%s: network error: %s' % (where, exc.strerror or exc))
+        return BmcError("unreachable", "%s: network error: %s" % (where, exc.strerror or exc))
     if PYGHMI_IMPORT_ERROR is None:
         if isinstance(exc, pyghmi_exc.IpmiException):
             return _explain_ipmi(exc, target, where, elapsed)
         if isinstance(exc, pyghmi_exc.UnsupportedFunctionality):
-            return BmcError('unsupported', '%s: not supported by this BMC (%s)' % (where, exc))
+            return BmcError("unsupported", "%s: not supported by this BMC (%s)" % (where, exc))
         if isinstance(exc, pyghmi_exc.InvalidParameterValue):
-            return BmcError('unsupported', '%s: %s' % (where, exc))
+            return BmcError("unsupported", "%s: %s" % (where, exc))
         if isinstance(exc, pyghmi_exc.RedfishError):
             return _explain_redfish(exc, where)
         if isinstance(exc, pyghmi_exc.PyghmiException):
             if any(word in str(exc) for word in _REDFISH_AUTH_WORDS):
-                return BmcError('auth', '%s: login refused for user %r: %s; check netboot_bmc_username/'
-                                        'netboot_bmc_password' % (where, target.username, exc))
-            return BmcError('refused', '%s: %s' % (where, exc))
-    return BmcError('refused', '%s: unexpected %s: %s' % (where, type(exc).__name__, exc))
+                return BmcError("auth", "%s: login refused for user %r: %s; check netboot_bmc_username/"
+                                        "netboot_bmc_password" % (where, target.username, exc))
+            return BmcError("refused", "%s: %s" % (where, exc))
+    return BmcError("refused", "%s: unexpected %s: %s" % (where, type(exc).__name__, exc))
 
 
 def _no_answer(where, target, elapsed):
-    return BmcError('unreachable', '%s: no answer after %.1f s (%s); check the address, port %d and that the '
-                                   'BMC is powered and on the management network'
-                    % (where, elapsed, 'UDP' if target.protocol == 'ipmi' else 'HTTPS', target.port))
+    return BmcError("unreachable", "%s: no answer after %.1f s (%s); check the address, port %d and that the "
+                                   "BMC is powered and on the management network"
+                    % (where, elapsed, "UDP" if target.protocol == "ipmi" else "HTTPS", target.port))
 
 
 def _explain_ipmi(exc, target, where, elapsed):
@@ -226,31 +225,31 @@ def _explain_ipmi(exc, target, where, elapsed):
     if lowered in _IPMI_NO_ANSWER_WORDS:
         # pyghmi reports an unanswered session as IpmiException(None)
         return _no_answer(where, target, elapsed)
-    if 'unable to transmit' in lowered:
-        return BmcError('resolve', '%s: cannot resolve or reach BMC address %r' % (where, target.address))
-    if 'insufficient resources' in lowered:
-        return BmcError('refused', '%s: the BMC has no free session (%s); wait for idle sessions to '
-                                   'expire' % (where, text))
+    if "unable to transmit" in lowered:
+        return BmcError("resolve", "%s: cannot resolve or reach BMC address %r" % (where, target.address))
+    if "insufficient resources" in lowered:
+        return BmcError("refused", "%s: the BMC has no free session (%s); wait for idle sessions to "
+                                   "expire" % (where, text))
     if any(word in lowered for word in _IPMI_AUTH_WORDS):
-        return BmcError('auth', '%s: login refused for user %r: %s; check netboot_bmc_username/'
-                                'netboot_bmc_password' % (where, target.username, text))
+        return BmcError("auth", "%s: login refused for user %r: %s; check netboot_bmc_username/"
+                                "netboot_bmc_password" % (where, target.username, text))
     code = _completion_code(exc)
     if code:
-        detail = '%s (completion code 0x%02X)' % (text, code)
+        detail = "%s (completion code 0x%02X)" % (text, code)
         if code in _IPMI_UNSUPPORTED_CODES:
-            return BmcError('unsupported', '%s: not supported by this BMC: %s' % (where, detail))
-        return BmcError('refused', '%s: the BMC answered %s' % (where, detail))
-    return BmcError('refused', '%s: %s' % (where, text))
+            return BmcError("unsupported", "%s: not supported by this BMC: %s" % (where, detail))
+        return BmcError("refused", "%s: the BMC answered %s" % (where, detail))
+    return BmcError("refused", "%s: %s" % (where, text))
 
 
 def _explain_redfish(exc, where):
-    msgid = exc.msgid or ''
+    msgid = exc.msgid or ""
     text = str(exc) or msgid
-    if 'ActionNotSupported' in msgid or 'NotInList' in msgid or 'PropertyUnknown' in msgid:
-        return BmcError('unsupported', '%s: not supported by this BMC: %s' % (where, text))
-    if 'Unauthorized' in msgid or 'InsufficientPrivilege' in msgid:
-        return BmcError('auth', '%s: access refused: %s' % (where, text))
-    return BmcError('refused', '%s: the BMC answered: %s (%s)' % (where, text, msgid))
+    if "ActionNotSupported" in msgid or "NotInList" in msgid or "PropertyUnknown" in msgid:
+        return BmcError("unsupported", "%s: not supported by this BMC: %s" % (where, text))
+    if "Unauthorized" in msgid or "InsufficientPrivilege" in msgid:
+        return BmcError("auth", "%s: access refused: %s" % (where, text))
+    return BmcError("refused", "%s: the BMC answered: %s (%s)" % (where, text, msgid))
 
 
 def plain(value):
@@ -289,11 +288,11 @@ class _IpmiProtocol:
 
     @staticmethod
     def power_state(session):
-        return session.get_power()['powerstate']
+        return session.get_power()["powerstate"]
 
     @staticmethod
     def request_power(session, action):
-        if action == 'cycle':
+        if action == "cycle":
             netfn, command = _IPMI_CHASSIS_CONTROL
             session.xraw_command(netfn=netfn, command=command, data=(_IPMI_POWER_CYCLE,))
         else:
@@ -303,7 +302,7 @@ class _IpmiProtocol:
     def boot_override(session):
         flags = session.get_bootdev()
         netfn, command = _IPMI_GET_BOOT_OPTIONS
-        raw = session.xraw_command(netfn=netfn, command=command, data=_IPMI_BOOT_FLAGS)['data']
+        raw = session.xraw_command(netfn=netfn, command=command, data=_IPMI_BOOT_FLAGS)["data"]
         valid = len(raw) > 2 and bool(raw[2] & _BOOT_FLAGS_VALID)
         return _boot_view(flags, valid)
 
@@ -334,26 +333,26 @@ class _RedfishProtocol:
 
     @staticmethod
     def close(session, target):
-        token = getattr(session, 'xauthtoken', None)
+        token = getattr(session, "xauthtoken", None)
         if token:
-            session.wc.grab_json_response_with_status('/redfish/v1/SessionService/Sessions/' + token,
-                                                      method='DELETE')
+            session.wc.grab_json_response_with_status("/redfish/v1/SessionService/Sessions/" + token,
+                                                      method="DELETE")
 
     @staticmethod
     def power_state(session):
         # Redfish may say PoweringOn/PoweringOff: returned as is, so a waiter keeps waiting
-        return session.get_power()['powerstate']
+        return session.get_power()["powerstate"]
 
     @staticmethod
     def request_power(session, action):
-        if action == 'cycle':
-            allowed = session.sysinfo.get('Actions', {}).get('#ComputerSystem.Reset', {}).get(
-                'ResetType@Redfish.AllowableValues')
-            if allowed and 'PowerCycle' not in allowed:
-                raise BmcError('unsupported', 'power cycle is not offered by this Redfish BMC (it offers %s); '
-                                              'use state=reset, or state=off then state=on'
-                               % ', '.join(allowed))
-            session._do_web_request(session.powerurl, {'ResetType': 'PowerCycle'})
+        if action == "cycle":
+            allowed = session.sysinfo.get("Actions", {}).get("#ComputerSystem.Reset", {}).get(
+                "ResetType@Redfish.AllowableValues")
+            if allowed and "PowerCycle" not in allowed:
+                raise BmcError("unsupported", "power cycle is not offered by this Redfish BMC (it offers %s); "
+                                              "use state=reset, or state=off then state=on"
+                               % ", ".join(allowed))
+            session._do_web_request(session.powerurl, {"ResetType": "PowerCycle"})
         else:
             session.set_power(action, wait=False)
         session._urlcache.clear()  # pyghmi serves GETs from a 30 s cache, stale after a write
@@ -372,24 +371,24 @@ class _RedfishProtocol:
         system = session.sysinfo
         manager = session.bmcinfo
         return plain({
-            'manufacturer': system.get('Manufacturer'),
-            'model': system.get('Model'),
-            'serial_number': system.get('SerialNumber'),
-            'uuid': system.get('UUID'),
-            'bios_version': system.get('BiosVersion'),
-            'bmc_model': manager.get('Model'),
-            'firmware_version': manager.get('FirmwareVersion'),
+            "manufacturer": system.get("Manufacturer"),
+            "model": system.get("Model"),
+            "serial_number": system.get("SerialNumber"),
+            "uuid": system.get("UUID"),
+            "bios_version": system.get("BiosVersion"),
+            "bmc_model": manager.get("Model"),
+            "firmware_version": manager.get("FirmwareVersion"),
         })
 
 
 def _boot_view(flags, valid):
-    device = flags.get('bootdev')
-    uefi = flags.get('uefimode')
+    device = flags.get("bootdev")
+    uefi = flags.get("uefimode")
     return {
-        'device': _PYGHMI_TO_DEVICE.get(device, device),
-        'persistent': flags.get('persistent'),
-        'mode': None if uefi is None else ('uefi' if uefi else 'legacy'),
-        'valid': valid,
+        "device": _PYGHMI_TO_DEVICE.get(device, device),
+        "persistent": flags.get("persistent"),
+        "mode": None if uefi is None else ("uefi" if uefi else "legacy"),
+        "valid": valid,
     }
 
 
@@ -404,10 +403,10 @@ class BmcClient:
 
     def __init__(self, target, protocols=None):
         if PYGHMI_IMPORT_ERROR is not None and protocols is None:
-            raise BmcError('dependency', 'pyghmi is required on the Ansible controller for BMC control '
-                                         '(pip install pyghmi): %s' % PYGHMI_IMPORT_ERROR)
+            raise BmcError("dependency", "pyghmi is required on the Ansible controller for BMC control "
+                                         "(pip install pyghmi): %s" % PYGHMI_IMPORT_ERROR)
         self.target = target
-        self._protocol = (protocols or {'ipmi': _IpmiProtocol, 'redfish': _RedfishProtocol})[target.protocol]
+        self._protocol = (protocols or {"ipmi": _IpmiProtocol, "redfish": _RedfishProtocol})[target.protocol]
         self._session = None
 
     def __enter__(self):
@@ -432,40 +431,40 @@ class BmcClient:
                     self._protocol.forget(self.target)
                 if not error.transient or attempt == attempts:
                     if attempts > 1 and error.transient:
-                        error = BmcError(error.kind, '%s (%d attempts)' % (error.message, attempts))
+                        error = BmcError(error.kind, "%s (%d attempts)" % (error.message, attempts))
                     raise error
 
     def connect(self):
         """Log in now (otherwise the first call does)."""
-        self._call('login', lambda session: None, retry=True)
+        self._call("login", lambda session: None, retry=True)
 
     def power_state(self):
-        return self._call('read power state', self._protocol.power_state, retry=True)
+        return self._call("read power state", self._protocol.power_state, retry=True)
 
     def request_power(self, action):
-        self._call('power %s' % action, lambda session: self._protocol.request_power(session, action), retry=False)
+        self._call("power %s" % action, lambda session: self._protocol.request_power(session, action), retry=False)
 
     def boot_override(self):
-        return self._call('read boot device', self._protocol.boot_override, retry=True)
+        return self._call("read boot device", self._protocol.boot_override, retry=True)
 
     def set_boot_override(self, device, persistent, uefi):
-        self._call('set boot device', lambda session: self._protocol.set_boot_override(
+        self._call("set boot device", lambda session: self._protocol.set_boot_override(
             session, device, persistent, uefi), retry=False)
 
     def identity(self):
-        return plain(self._call('read device id', self._protocol.identity, retry=True))
+        return plain(self._call("read device id", self._protocol.identity, retry=True))
 
     def firmware(self):
-        return plain(dict(self._call('read firmware', lambda session: list(session.get_firmware()), retry=True)))
+        return plain(dict(self._call("read firmware", lambda session: list(session.get_firmware()), retry=True)))
 
     def inventory(self):
-        return plain(dict(self._call('read inventory', lambda session: list(session.get_inventory()), retry=True)))
+        return plain(dict(self._call("read inventory", lambda session: list(session.get_inventory()), retry=True)))
 
     def health(self):
-        found = self._call('read health', lambda session: session.get_health(), retry=True)
-        level = found.get('health', 0)
-        words = [name for bit, name in sorted(_HEALTH_WORDS.items()) if level & bit] or ['ok']
-        return {'status': words[-1], 'bad_readings': plain(found.get('badreadings', []))}
+        found = self._call("read health", lambda session: session.get_health(), retry=True)
+        level = found.get("health", 0)
+        words = [name for bit, name in sorted(_HEALTH_WORDS.items()) if level & bit] or ["ok"]
+        return {"status": words[-1], "bad_readings": plain(found.get("badreadings", []))}
 
     def close(self):
         session, self._session = self._session, None
