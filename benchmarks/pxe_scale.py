@@ -41,6 +41,8 @@ from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: 
 
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync  # noqa: E402
 
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout  # noqa: E402
+
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # noqa: E402
 
 import sot_gen  # noqa: E402
@@ -111,7 +113,7 @@ def render_and_sync(source, fleet, texts, roots, state_file, workers):
     def units():
         templates = pxe.Templates(texts, pxe.read_profile_templates(fleet))
         return pxe.Renderer(fleet, templates).units()
-    return asset_sync.sync(roots, pxe.OWNED, units, state_file=state_file, workers=workers,
+    return asset_sync.sync(roots, layout.OWNED, units, state_file=state_file, workers=workers,
                            inputs=inputs_digest(source, texts))
 
 
@@ -143,7 +145,7 @@ def plain_writes(files, base):
 def full_rewrite(fleet, texts, roots):
     """Baseline: render everything, rewrite every file atomically (what regenerate-all does)."""
     renderer = pxe.Renderer(fleet, pxe.Templates(texts))
-    tree = asset_sync.Tree(roots, pxe.OWNED)
+    tree = asset_sync.Tree(roots, layout.OWNED)
     count = 0
     for unit in renderer.units():
         for (root, path), data in unit.render().items():
@@ -170,7 +172,7 @@ def main():
         source = sot_gen.write_sot(os.path.join(work, "sot.json"), args.machines)
         load_s, fleet = timed(sot.load, source)
         texts = pxe.read_templates()
-        roots = {pxe.TFTP: os.path.join(work, "tftp"), pxe.HTTP: os.path.join(work, "http")}
+        roots = {layout.TFTP: os.path.join(work, "tftp"), layout.HTTP: os.path.join(work, "http")}
         for path in roots.values():
             os.mkdir(path)
         state = os.path.join(work, "state", "pxe-assets.json")

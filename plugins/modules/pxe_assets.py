@@ -166,6 +166,7 @@ try:
     from ansible_collections.netboot.fleet.plugins.module_utils import sot
     from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sot_archive
     from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync
+    from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
     from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
     IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - a missing python3-* package on the node
@@ -232,7 +233,7 @@ def main():
             source = sot_archive.unpack(source, workdir)
         try:
             result = asset_sync.sync(
-                {pxe.TFTP: params["tftp_root"], pxe.HTTP: params["http_root"]}, pxe.OWNED,
+                {layout.TFTP: params["tftp_root"], layout.HTTP: params["http_root"]}, layout.OWNED,
                 lambda: build_units(source, params), state_file=params["state_file"],
                 check_mode=module.check_mode, workers=params["workers"] or min(4, os.cpu_count() or 1),
                 limit=params["report_limit"], inputs=inputs_digest(source, params))

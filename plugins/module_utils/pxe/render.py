@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
-from ansible_collections.netboot.fleet.plugins.module_utils.pxe.layout import HTTP, INSTALLER_FILES, OWNED, TFTP  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe.layout import HTTP, INSTALLER_FILES, TFTP
 
 try:
     import jinja2

@@ -578,50 +578,70 @@ def _sync(tree, units, state_file, check_mode, workers, limit, inputs):
     manifest_roots = dict(sorted(tree.roots.items()))
     old = Manifest.load(state_file, manifest_roots)
     stale = _stale_files(tree, old, workers)
-
     if inputs is not None and old.inputs == inputs and not stale:
-        result.counts["unchanged"] = len(old.paths)
-        result.units = len(old.keys)
-        if not _owned_dirs_hold_only(tree, old.children):
-            _prune(tree, _expected(tree, old.roots, old.paths), (), check_mode, result)
+        _verify_unchanged(tree, old, check_mode, result)
         return result
 
     if callable(units):
         units = units()  # loads and validates: may raise before anything is written
     if not check_mode:
         tree.stage_missing()
-    old_units = {key: index for index, key in enumerate(old.keys)}
-    stale_units = {old.unit_of_file(index) for index in stale}
-    # The units in order, as runs: [index in the old manifest of the first, count] of old units intact (files
-    # and fingerprint) and consecutive there, [None, count] of units to render (todo).
-    if not old_units:  # a first run (or a lost manifest): every unit is rendered, no per-unit lookup
-        todo = list(units)
-        plan = [[None, len(todo)]] if todo else []
-    else:
-        plan, todo = [], []
-        for unit in units:
-            index = old_units.get(unit.key)
-            if index is not None and old.fingerprints[index] == unit.fingerprint and index not in stale_units:
-                start, end = old.span(index)
-                result.counts["unchanged"] += end - start
-                if plan and plan[-1][0] is not None and plan[-1][0] + plan[-1][1] == index:
-                    plan[-1][1] += 1
-                else:
-                    plan.append([index, 1])
-            else:
-                todo.append(unit)
-                if plan and plan[-1][0] is None:
-                    plan[-1][1] += 1
-                else:
-                    plan.append([None, 1])
-    if len({unit.key for unit in units}) != len(units):
-        raise SyncError("two units have the same key")
-
+    plan, todo = _plan(units, old, stale, result)
     result.units = len(units)
     result.units_rendered = len(todo)
     batches = _apply_all(tree, todo, check_mode, workers)
     new = _assemble(Manifest(inputs), old, plan, todo, batches)
-    rendered_dirs = set()   # directories that existed and hold a rendered file: the prune lists them
+    rendered_dirs = _count(batches, result)
+    children = _publish_and_prune(tree, old, new, batches, rendered_dirs, check_mode, result)
+    dirty = bool(todo) or new.keys != old.keys or old.inputs != inputs or bool(stale)
+    if state_file and not check_mode and (dirty or result.changed):
+        # mtimes in check mode would be placeholders: the manifest is only written for real runs.
+        new.children = children()
+        new.save(state_file, manifest_roots)
+    return result
+
+
+def _verify_unchanged(tree, old, check_mode, result):
+    """Inputs unchanged and every recorded file intact: count them, prune only when an owned directory holds
+    a stray entry."""
+    result.counts["unchanged"] = len(old.paths)
+    result.units = len(old.keys)
+    if not _owned_dirs_hold_only(tree, old.children):
+        _prune(tree, _expected(tree, old.roots, old.paths), (), check_mode, result)
+
+
+def _plan(units, old, stale, result):
+    """(plan, todo): the units in order as runs - [index in the old manifest of the first, count] of old units
+    intact (files and fingerprint) and consecutive there, [None, count] of units to render - and the units
+    to render."""
+    if len({unit.key for unit in units}) != len(units):
+        raise SyncError("two units have the same key")
+    old_units = {key: index for index, key in enumerate(old.keys)}
+    if not old_units:  # a first run (or a lost manifest): every unit is rendered, no per-unit lookup
+        return ([[None, len(units)]] if units else []), list(units)
+    stale_units = {old.unit_of_file(index) for index in stale}
+    plan, todo = [], []
+    for unit in units:
+        index = old_units.get(unit.key)
+        if index is not None and old.fingerprints[index] == unit.fingerprint and index not in stale_units:
+            start, end = old.span(index)
+            result.counts["unchanged"] += end - start
+            if plan and plan[-1][0] is not None and plan[-1][0] + plan[-1][1] == index:
+                plan[-1][1] += 1
+            else:
+                plan.append([index, 1])
+        else:
+            todo.append(unit)
+            if plan and plan[-1][0] is None:
+                plan[-1][1] += 1
+            else:
+                plan.append([None, 1])
+    return plan, todo
+
+
+def _count(batches, result):
+    """Add the workers' counts and names to result; the directories that existed and hold a rendered file."""
+    rendered_dirs = set()
     for batch in batches:
         rendered_dirs |= batch["dirs"]
         result.counts["unchanged"] += batch["same"]
@@ -632,31 +652,30 @@ def _sync(tree, units, state_file, check_mode, workers, limit, inputs):
                 result.names[kind].extend(zip(roots, paths))
             else:
                 result.names[kind].extend((roots[index], paths[index]) for index in indexes)
+    return rendered_dirs
 
+
+def _publish_and_prune(tree, old, new, batches, rendered_dirs, check_mode, result):
+    """Publish the staged directories, prune what is not ours any more; a function giving the entry count of
+    each owned directory for the manifest (only called when the manifest is saved)."""
     fresh_tops = tree.publish()
     if (not check_mode and old.children and new.paths == old.paths and new.roots == old.roots
             and _owned_dirs_hold_only(tree, old.children)):
         # The same files as the last run, each verified or written just now: as on the no-change path,
         # equal counts in the owned directories mean no stray (one machine changed at 100,000: no set
         # of 300,000 expected names to build).
-        new.children = old.children
-    elif fresh_tops and fresh_tops == {tree.prefixes[root] + directory for root, directory, _pattern in tree.owned}:
+        return lambda: old.children
+    if fresh_tops and fresh_tops == {tree.prefixes[root] + directory for root, directory, _pattern in tree.owned}:
         # A first run: every owned directory was built by this run and published whole, so nothing is
         # there to prune, a name produced twice already failed (O_EXCL), and each directory holds only
         # the entries the workers made in it (no set of 300,000 expected names to build, no listing).
         entries = sum((batch["entries"] for batch in batches), collections.Counter())
-        new.children = {"%s:%s" % (root, directory): entries["%s:%s" % (root, directory)]
-                        for root, directory, _pattern in tree.owned}
-    else:
-        expected = _expected(tree, new.roots, new.paths)
-        _prune(tree, expected, rendered_dirs, check_mode, result, skip_tops=fresh_tops)
-    dirty = bool(todo) or new.keys != old.keys or old.inputs != inputs or bool(stale)
-    if state_file and not check_mode and (dirty or result.changed):
-        # mtimes in check mode would be placeholders: the manifest is only written for real runs.
-        if not new.children:
-            new.children = _children_counts(tree, expected)
-        new.save(state_file, manifest_roots)
-    return result
+        children = {"%s:%s" % (root, directory): entries["%s:%s" % (root, directory)]
+                    for root, directory, _pattern in tree.owned}
+        return lambda: children
+    expected = _expected(tree, new.roots, new.paths)
+    _prune(tree, expected, rendered_dirs, check_mode, result, skip_tops=fresh_tops)
+    return lambda: _children_counts(tree, expected)
 
 
 def _assemble(new, old, plan, todo, batches):

@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from pxe_testlib import EMBEDDED_SOT  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def sot_copy(tmp_path):
 
 @pytest.fixture
 def roots(tmp_path):
-    paths = {pxe.TFTP: tmp_path / "tftp", pxe.HTTP: tmp_path / "http"}
+    paths = {layout.TFTP: tmp_path / "tftp", layout.HTTP: tmp_path / "http"}
     for path in paths.values():
         path.mkdir()
     return {name: str(path) for name, path in paths.items()}

@@ -10,6 +10,7 @@ import pytest
 
 from pxe_testlib import DATA_DIR, EMBEDDED_SOT, GOLDEN_DIR, UPDATE_GOLDEN, render_tree
 from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
 
 
@@ -38,7 +39,7 @@ def machine_golden(renderer, golden_prefix):
 def test_embedded_sot_golden(fleet, templates):
     kinds = {(m.firmware, fleet.profile(m.profile).installer) for m in fleet.machines}
     assert {firmware for firmware, _installer in kinds} == set(sot.FIRMWARES)
-    assert {installer for _firmware, installer in kinds} == set(pxe.INSTALLER_FILES)
+    assert {installer for _firmware, installer in kinds} == set(layout.INSTALLER_FILES)
     machine_golden(pxe.Renderer(fleet, templates), "")
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from pxe_testlib import render_tree
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
 
 
@@ -26,7 +27,7 @@ def snapshot(roots):
 
 def run(source, roots, state_file, **options):
     renderer = render_tree(source, **{k: options.pop(k) for k in ("http_url", "loaders") if k in options})
-    return asset_sync.sync(roots, pxe.OWNED, renderer.units(), state_file=state_file, **options), renderer
+    return asset_sync.sync(roots, layout.OWNED, renderer.units(), state_file=state_file, **options), renderer
 
 
 def remove_machine(sot_dir, name):
@@ -158,7 +159,7 @@ class FakeUnit(pxe.Unit):
 ])
 def test_paths_outside_owned_directories_are_refused(roots, root, path):
     with pytest.raises(asset_sync.SyncError, match="refusing to write"):
-        asset_sync.sync(roots, pxe.OWNED, [FakeUnit("m", {(root, path): b"x"})])
+        asset_sync.sync(roots, layout.OWNED, [FakeUnit("m", {(root, path): b"x"})])
     assert snapshot(roots) == {}
 
 
@@ -167,7 +168,7 @@ def test_symlinked_directory_is_refused(roots, tmp_path):
     outside.mkdir()
     os.symlink(str(outside), os.path.join(roots["http"], "installer"))
     with pytest.raises(asset_sync.SyncError, match="not a directory"):
-        asset_sync.sync(roots, pxe.OWNED, [FakeUnit("m", {("http", "installer/m/ks.cfg"): b"x"})])
+        asset_sync.sync(roots, layout.OWNED, [FakeUnit("m", {("http", "installer/m/ks.cfg"): b"x"})])
     assert list(outside.iterdir()) == []
 
 
@@ -175,7 +176,7 @@ def test_parallel_workers_write_the_same_tree(roots, tmp_path):
     units = [FakeUnit("m%04d" % index, {("http", "installer/m%04d/ks.cfg" % index): b"%d\n" % index,
                                         ("http", "ipxe/m%04d.ipxe" % index): b"#!ipxe\n"})
              for index in range(2500)]
-    result = asset_sync.sync(roots, pxe.OWNED, units, workers=2)
+    result = asset_sync.sync(roots, layout.OWNED, units, workers=2)
     assert result.counts["added"] == 5000
     with open(os.path.join(roots["http"], "installer", "m2042", "ks.cfg"), "rb") as handle:
         assert handle.read() == b"2042\n"
@@ -190,20 +191,20 @@ def test_same_inputs_skip_building_units_but_still_check_the_files(sot_copy, roo
     def units():
         built.append(True)
         return renderer.units()
-    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-1")
+    result = asset_sync.sync(roots, layout.OWNED, units, state_file=state, inputs="digest-1")
     assert not result.changed and not built and snapshot(roots) == before
     assert result.counts["unchanged"] == first.counts["added"] and result.units == 5
     # A stray file is pruned even on the fast path; a deleted one makes the run build the units.
     stray = os.path.join(roots["http"], "ipxe", "aa:bb:cc:dd:ee:ff.ipxe")
     open(stray, "w").close()
-    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-1")
+    result = asset_sync.sync(roots, layout.OWNED, units, state_file=state, inputs="digest-1")
     assert result.summary()["files"]["removed"] == ["http:ipxe/aa:bb:cc:dd:ee:ff.ipxe"] and not built
     os.unlink(os.path.join(roots["http"], "installer", "web1", "meta-data"))
-    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-1")
+    result = asset_sync.sync(roots, layout.OWNED, units, state_file=state, inputs="digest-1")
     assert built and result.summary()["files"]["added"] == ["http:installer/web1/meta-data"]
     # Other inputs: the units are built and compared (nothing to write here).
     built.clear()
-    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-2")
+    result = asset_sync.sync(roots, layout.OWNED, units, state_file=state, inputs="digest-2")
     assert built and not result.changed
 
 
@@ -217,10 +218,10 @@ def test_first_run_publishes_each_new_directory_whole(sot_copy, roots, tmp_path,
 
     broken = pxe.Unit("zz", "fp", fail_to_render)
     with pytest.raises(RuntimeError):
-        asset_sync.sync(roots, pxe.OWNED, units + [broken], state_file=str(tmp_path / "state.json"))
+        asset_sync.sync(roots, layout.OWNED, units + [broken], state_file=str(tmp_path / "state.json"))
     assert sorted(os.listdir(roots["http"])) == [".installer.nbf-stage", ".ipxe.nbf-stage"]
     # ...and the next run cleans the staging copies up and publishes the directories.
-    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=str(tmp_path / "state.json"))
+    result = asset_sync.sync(roots, layout.OWNED, units, state_file=str(tmp_path / "state.json"))
     assert result.counts["added"] == 13
     assert sorted(os.listdir(roots["http"])) == ["installer", "ipxe"]
     assert sorted(os.listdir(roots["tftp"])) == ["grub", "pxelinux.cfg"]
@@ -240,7 +241,7 @@ def test_file_replaced_with_same_size_and_mtime_is_restored(sot_copy, roots, tmp
     os.utime(forged, ns=(info.st_atime_ns, info.st_mtime_ns))
     os.rename(forged, script)
     assert os.stat(script).st_size == info.st_size and os.stat(script).st_mtime_ns == info.st_mtime_ns
-    result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=state, inputs="digest-1")
+    result = asset_sync.sync(roots, layout.OWNED, renderer.units, state_file=state, inputs="digest-1")
     assert result.summary()["files"]["changed"] == ["http:ipxe/52:54:00:12:00:03.ipxe"]
     assert result.units_rendered == 1
     with open(script, "rb") as handle:
@@ -258,12 +259,12 @@ def test_fast_path_prunes_strays_by_pattern_and_keeps_operator_files(sot_copy, r
     for path in ("pxelinux.cfg/default", "grub/grub.cfg"):  # the operator's: not ours, never pruned
         with open(os.path.join(roots["tftp"], path), "w") as handle:
             handle.write("operator's\n")
-    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-1")
+    result = asset_sync.sync(roots, layout.OWNED, units, state_file=state, inputs="digest-1")
     assert not result.changed and not built
     stray = os.path.join(roots["tftp"], "pxelinux.cfg", "01-aa-bb-cc-dd-ee-ff")
     open(stray, "w").close()
     os.mkdir(os.path.join(roots["http"], "installer", "gone"))
-    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, inputs="digest-1")
+    result = asset_sync.sync(roots, layout.OWNED, units, state_file=state, inputs="digest-1")
     assert result.summary()["files"]["removed"] == ["tftp:pxelinux.cfg/01-aa-bb-cc-dd-ee-ff"] and not built
     assert not os.path.exists(stray) and not os.path.exists(os.path.join(roots["http"], "installer", "gone"))
     assert os.path.exists(os.path.join(roots["tftp"], "pxelinux.cfg", "default"))
@@ -274,13 +275,13 @@ def test_parallel_check_finds_every_stale_file(sot_copy, roots, tmp_path, monkey
     state = str(tmp_path / "state.json")
     _first, renderer = run(sot_copy, roots, state, inputs="digest-1")
     before = snapshot(roots)
-    result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=state, inputs="digest-1", workers=2)
+    result = asset_sync.sync(roots, layout.OWNED, renderer.units, state_file=state, inputs="digest-1", workers=2)
     assert not result.changed and result.units_rendered == 0 and snapshot(roots) == before
     # One file in each worker's half (the manifest is in unit order: boot.ipxe first, web1 last).
     os.unlink(os.path.join(roots["http"], "ipxe", "boot.ipxe"))
     with open(os.path.join(roots["http"], "installer", "web1", "user-data"), "a") as handle:
         handle.write("# edited\n")
-    result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=state, inputs="digest-1", workers=2)
+    result = asset_sync.sync(roots, layout.OWNED, renderer.units, state_file=state, inputs="digest-1", workers=2)
     assert result.summary()["files"] == {"added": ["http:ipxe/boot.ipxe"], "changed": ["http:installer/web1/user-data"],
                                          "removed": []}
     assert result.units_rendered == 2
@@ -292,9 +293,9 @@ def test_damaged_manifest_only_makes_the_run_slower(sot_copy, roots, tmp_path, d
     _first, renderer = run(sot_copy, roots, str(state), inputs="digest-1")
     before = snapshot(roots)
     state.write_bytes(state.read_bytes()[:-7] if damage == b"truncated" else damage)
-    result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=str(state), inputs="digest-1")
+    result = asset_sync.sync(roots, layout.OWNED, renderer.units, state_file=str(state), inputs="digest-1")
     assert not result.changed and result.units_rendered == 5 and snapshot(roots) == before
-    result = asset_sync.sync(roots, pxe.OWNED, renderer.units, state_file=str(state), inputs="digest-1")
+    result = asset_sync.sync(roots, layout.OWNED, renderer.units, state_file=str(state), inputs="digest-1")
     assert not result.changed and result.units_rendered == 0   # the manifest was written again
 
 
@@ -314,7 +315,7 @@ def _content(roots):
 def test_first_run_into_empty_roots_writes_exact_content_and_leaves_no_staging(roots, tmp_path, workers):
     units = _fleet_units(2500)  # enough for the forked workers
     state = str(tmp_path / "state.json")
-    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=workers)
+    result = asset_sync.sync(roots, layout.OWNED, units, state_file=state, workers=workers)
     expected = {"%s:%s" % key: data for unit in units for key, data in unit.render().items()}
     assert result.counts["added"] == 7500 and _content(roots) == expected
     # Every owned directory published (grub/ too, though empty); no staging copy or temp file left.
@@ -331,11 +332,11 @@ def test_first_run_into_empty_roots_writes_exact_content_and_leaves_no_staging(r
     assert len(manifest.paths) == 7500 and manifest.stats[3 * 7499 + 2] == os.stat(os.path.join(
         roots["tftp"], "pxelinux.cfg", "01-m02499")).st_ino
     before = snapshot(roots)
-    again = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=workers)
+    again = asset_sync.sync(roots, layout.OWNED, units, state_file=state, workers=workers)
     assert not again.changed and again.units_rendered == 0 and snapshot(roots) == before
     # ...and its counts of the owned directories' entries still catch a stray.
     open(os.path.join(roots["http"], "ipxe", "stray.ipxe"), "w").close()
-    again = asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=workers)
+    again = asset_sync.sync(roots, layout.OWNED, units, state_file=state, workers=workers)
     assert again.summary()["files"]["removed"] == ["http:ipxe/stray.ipxe"] and snapshot(roots) == before
 
 
@@ -347,7 +348,7 @@ def test_first_run_fingerprints_are_computed_in_the_workers_and_recorded(roots, 
     renderer = pxe.Renderer(dataclasses.replace(fleet, machines=machines), templates)
     units = renderer.units()
     state = str(tmp_path / "state.json")
-    asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=2)
+    asset_sync.sync(roots, layout.OWNED, units, state_file=state, workers=2)
     assert all(unit._fingerprint is None for unit in units[1:])  # not in this process: the workers did it
     manifest = asset_sync.Manifest.load(state, dict(sorted(roots.items())))
     assert manifest.fingerprints == [units[0].fingerprint] + [renderer.fingerprint(m) for m in machines]
@@ -362,7 +363,7 @@ def test_first_run_keeps_existing_directories_and_the_operators_files(roots, tmp
             handle.write(text)
     inode = os.stat(existing).st_ino
     units = _fleet_units(3)
-    result = asset_sync.sync(roots, pxe.OWNED, units, state_file=str(tmp_path / "state.json"))
+    result = asset_sync.sync(roots, layout.OWNED, units, state_file=str(tmp_path / "state.json"))
     assert os.stat(existing).st_ino == inode  # updated in place, not replaced by a new directory
     with open(os.path.join(existing, "default")) as handle:
         assert handle.read() == "operator's\n"
@@ -378,7 +379,7 @@ def test_first_run_keeps_existing_directories_and_the_operators_files(roots, tmp
 def test_first_run_refuses_a_name_produced_twice_and_publishes_nothing(roots, tmp_path):
     units = [FakeUnit("a", {("http", "ipxe/same.ipxe"): b"a\n"}), FakeUnit("b", {("http", "ipxe/same.ipxe"): b"b\n"})]
     with pytest.raises(asset_sync.SyncError, match="produced by two units"):
-        asset_sync.sync(roots, pxe.OWNED, units, state_file=str(tmp_path / "state.json"))
+        asset_sync.sync(roots, layout.OWNED, units, state_file=str(tmp_path / "state.json"))
     assert "ipxe" not in os.listdir(roots["http"])  # the staging copy was never published
 
 
@@ -387,20 +388,20 @@ def test_first_run_checks_every_name_in_a_directory_already_made(roots, bad):
     # The directory is made (and its path checked) for the first file; the second file's name is checked on its own.
     units = [FakeUnit("a", {("http", "installer/m/a"): b"a\n"}), FakeUnit("b", {("http", bad): b"b\n"})]
     with pytest.raises(asset_sync.SyncError, match="refusing to write"):
-        asset_sync.sync(roots, pxe.OWNED, units)
+        asset_sync.sync(roots, layout.OWNED, units)
     assert "installer" not in os.listdir(roots["http"])  # nothing published
 
 
 def test_unchanged_and_rendered_units_interleave_across_worker_batches(roots, tmp_path):
     units = _fleet_units(3003)
     state = str(tmp_path / "state.json")
-    asset_sync.sync(roots, pxe.OWNED, units, state_file=state, workers=2)
+    asset_sync.sync(roots, layout.OWNED, units, state_file=state, workers=2)
     # Two units of every three change: 2,000 rendered by forked workers in several batches, runs of two
     # rendered units between single intact ones; two units gone: intact units 0 and 3 become neighbours.
     changed = [unit if index % 3 == 0 else pxe.Unit(unit.key, "fp2", lambda files={
         key: data + b"changed\n" for key, data in unit.render().items()}: files) for index, unit in enumerate(units)]
     del changed[1:3]
-    result = asset_sync.sync(roots, pxe.OWNED, changed, state_file=state, workers=2)
+    result = asset_sync.sync(roots, layout.OWNED, changed, state_file=state, workers=2)
     assert result.units_rendered == 2000 and result.counts == {"added": 0, "changed": 6000, "removed": 6,
                                                                "unchanged": 3003}
     manifest = asset_sync.Manifest.load(state, dict(sorted(roots.items())))
