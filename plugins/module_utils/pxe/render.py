@@ -22,15 +22,13 @@ answer-file template of that profile (for autoinstall: user-data).
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import operator
 import os
 import re
 from urllib.parse import urlsplit
 
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
-from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout, patterns
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe.layout import HTTP, INSTALLER_FILES, TFTP
 
 try:
@@ -61,9 +59,6 @@ TEMPLATE_NAMES = (
 DEFAULT_TEMPLATE_DIR = os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "templates", "pxe"))
 
-# Defence in depth: the SoT loader validated these already; file names are built only from them.
-_MAC_RE = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")  # fullmatch: no trailing newline either
-_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?")
 _GRUB_SAFE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+%-]*$")
 _GRUB_SAFE_LINE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+% -]*$")
 
@@ -146,10 +141,7 @@ class Templates:
         if unknown:
             problems.append("unknown template(s) %s (known: %s)" % (", ".join(unknown), ", ".join(TEMPLATE_NAMES)))
         self.compiled = {}
-        self.tests = {}     # key -> the machine names it tests in {% if %}, for templates a group pattern can render
-        self._flat = {}     # key -> every name of a template made of text and {{ name }} only: one pattern for all
-        self._patterns = {}  # (key, group, shape) -> _Pattern, or None: render with Jinja
-        self._groups_marked = {}  # group -> whether a value of its context holds _SENTINEL_MARK
+        self.patterns = patterns.GroupPatterns()
         sources = [(name, "template " + name, text) for name, text in sorted(texts.items()) if name in TEMPLATE_NAMES]
         sources += [("profile:" + name, "profiles.%s.template" % name, text)
                     for name, text in sorted((profile_texts or {}).items())]
@@ -161,200 +153,34 @@ class Templates:
             except jinja2.TemplateSyntaxError as exc:
                 problems.append("%s: line %s: %s" % (label, exc.lineno, exc.message))
                 continue
-            tree = self.env.parse(text)
-            tests = _machine_tests(tree)
-            if tests is not None and _SENTINEL_MARK not in text:
-                self.tests[key] = tests
-                names = _plain_names(tree)
-                if names is not None:
-                    self._flat[key] = names
+            self.patterns.add(key, self.env.parse(text), text)
         if problems:
             raise PxeError(problems)
-        self.tested = tuple(sorted(set().union(*self.tests.values())))
         self.digest = digest.hexdigest()
         # Contexts are passed as-is (shared=True, no per-render dict merge): add the globals once.
         self.globals = dict(self.env.globals)
 
     def shape(self, context) -> tuple:
-        """What fixes the branches the templates take for a machine: the truth of each machine name they test."""
-        return tuple(True if context[name] else repr(context[name]) for name in self.tested)
+        return self.patterns.shape(context)
 
     def render(self, key: str, context: dict, group=None, shape=None) -> bytes:
         """key's output for context. group: a hashable naming the context's group, i.e. equal for contexts
-        whose names other than MACHINE_NAMES are equal: then the template is rendered by Jinja once per group
-        and shape, and per machine by filling in a _Pattern (see _machine_tests). shape: self.shape(context),
-        when the caller renders several templates for one context."""
-        tests = self.tests.get(key) if group is not None else None
-        if tests is not None:
+        whose names other than patterns.MACHINE_NAMES are equal: then the fast path (patterns.py) renders it
+        when it can. shape: self.shape(context), when the caller renders several templates for one context.
+        Without a group, or when the fast path cannot, Jinja renders it: the reference."""
+        template = self.compiled[key]
+        if group is not None:
             try:
-                if shape is None:
-                    shape = self.shape(context)
-                flat = self._flat.get(key)
-                pattern_key = (key, group if flat is None else None, shape)
-                pattern = self._patterns.get(pattern_key, False)
-                if pattern is False:
-                    pattern = self._patterns[pattern_key] = self._group_pattern(key, context, group, tests, flat)
-                if pattern is not None:
-                    return pattern.fill(context).encode("utf-8")
+                text = self.patterns.render(key, template, context, group, shape)
+                if text is not None:
+                    return text.encode("utf-8")
             except KeyError:  # an undefined name: Jinja says which, in its words
                 pass
-        template = self.compiled[key]
         try:
             return "".join(template.root_render_func(template.new_context(context, shared=True))).encode("utf-8")
         except jinja2.TemplateError as exc:
             raise PxeError(["template %s for %s: %s" % (key, context.get("name", "boot.ipxe"), exc)]) from None
 
-    def _group_pattern(self, key, context, group, tests, flat):
-        """The _Pattern rendering key for every machine of context's group and shape, or None.
-
-        Jinja renders the template once, with each machine name replaced by a sentinel (a name tested
-        falsy keeps its value: the shape fixes it); the sentinels in the output become its slots.
-        Exact because the template uses machine names only as {{ name }} and in tests (_machine_tests).
-        A flat template gets every name it uses replaced, so its pattern serves every group.
-        """
-        slots = flat or MACHINE_NAMES
-        if flat is None:
-            if group not in self._groups_marked:
-                self._groups_marked[group] = any(_holds_sentinel_mark(value) for name, value in context.items()
-                                                 if name not in _MACHINE_NAME_SET)
-            if self._groups_marked[group]:
-                return None
-        values = dict(context)
-        for index, name in enumerate(slots):
-            if name in tests and not context[name]:
-                continue
-            values[name] = _sentinel(index)
-        template = self.compiled[key]
-        try:
-            text = "".join(template.root_render_func(template.new_context(values, shared=True)))
-        except jinja2.TemplateError:
-            return None  # rendered per machine, which raises with Jinja's message
-        return _Pattern.of(text, slots)
-
-
-class _Pattern:
-    """A template's output for one group and shape: literal texts with a context value between each two.
-
-    fill() is one join (str.format_map would parse the whole text again for every machine: 5-11 us
-    against about 1 us for a shipped template)."""
-    __slots__ = ("literals", "values", "size")
-
-    @classmethod
-    def of(cls, text, slots):
-        """The pattern of a text rendered with _sentinel(index) for each value slots[index]."""
-        parts = _SENTINEL_RE.split(text)
-        return cls(parts[0::2], [slots[int(index)] for index in parts[1::2]])
-
-    def __init__(self, literals, names):
-        self.literals = tuple(literals)
-        self.size = 2 * len(names) + 1
-        self.values = operator.itemgetter(*names) if names else None
-        if len(names) == 1:  # itemgetter of one name returns the value, not a 1-tuple
-            self.values = lambda context, name=names[0]: (context[name],)
-
-    def fill(self, context) -> str:
-        if self.values is None:
-            return self.literals[0]
-        pieces = [None] * self.size
-        pieces[0::2] = self.literals
-        pieces[1::2] = self.values(context)
-        try:
-            return "".join(pieces)
-        except TypeError:  # a value that is not a string (None, a dict): as {{ value }} renders it
-            pieces[1::2] = map(str, pieces[1::2])
-            return "".join(pieces)
-
-
-# The names context() sets per machine; every other name is the same for all machines of a group.
-MACHINE_NAMES = ("answer_url", "domain", "firmware", "fqdn", "hostname", "ipv4", "ipv6", "kernel_args",
-                 "kernel_args_grub", "labels", "mac", "mac_dashes", "name", "rack")
-_MACHINE_NAME_SET = frozenset(MACHINE_NAMES)
-_SENTINEL_MARK = "\0"
-_SENTINEL_RE = re.compile("\0([0-9]+)\0")
-# Nodes that pull in other templates, whose use of machine names this module cannot see.
-_OPAQUE_NODES = (jinja2.nodes.Extends, jinja2.nodes.Include, jinja2.nodes.Import, jinja2.nodes.FromImport) \
-    if HAS_JINJA2 else ()
-# What an {% if %} test may be made of when it involves a machine name: its truth is then the shape's.
-_TRUTH_NODES = (jinja2.nodes.Name, jinja2.nodes.Not, jinja2.nodes.And, jinja2.nodes.Or, jinja2.nodes.Const) \
-    if HAS_JINJA2 else ()
-
-
-def _sentinel(index):
-    return "%s%d%s" % (_SENTINEL_MARK, index, _SENTINEL_MARK)
-
-
-def _holds_sentinel_mark(value):
-    if isinstance(value, str):
-        return _SENTINEL_MARK in value
-    if isinstance(value, dict):
-        return any(_holds_sentinel_mark(item) for item in itertools.chain(value, value.values()))
-    if isinstance(value, (list, tuple)):
-        return any(_holds_sentinel_mark(item) for item in value)
-    return False
-
-
-def _plain_names(tree):
-    """The names a template made only of text and {{ name }} uses, sorted; None for any other template."""
-    names = set()
-    for node in tree.body:
-        if not isinstance(node, jinja2.nodes.Output):
-            return None
-        for child in node.nodes:
-            if isinstance(child, jinja2.nodes.Name) and child.name.isidentifier():
-                names.add(child.name)
-            elif not isinstance(child, jinja2.nodes.TemplateData):
-                return None
-    return tuple(sorted(names))
-
-
-class _NotGroupRenderable(Exception):
-    pass
-
-
-def _machine_tests(tree):
-    """The machine names (MACHINE_NAMES) the parsed template tests in {% if %}/{% elif %}, sorted, or None when it
-    uses one otherwise than as a plain {{ name }} or in such a test (or includes other templates).
-
-    Then the output for a machine is the output for its group with each {{ name }} replaced by str() of the
-    machine's value, once the truth of each tested name is fixed: a filter, an expression, a loop or an
-    assignment over a machine name would need the value itself, and Jinja renders those per machine."""
-    tested = set()
-    machine_names = _MACHINE_NAME_SET
-
-    def visit(node, plain_output=False):
-        if isinstance(node, _OPAQUE_NODES):
-            raise _NotGroupRenderable()
-        if isinstance(node, jinja2.nodes.Name):
-            if node.name in machine_names and not plain_output:
-                raise _NotGroupRenderable()
-            return
-        if isinstance(node, jinja2.nodes.Output):
-            for child in node.nodes:
-                visit(child, plain_output=True)
-            return
-        if isinstance(node, jinja2.nodes.If):
-            visit_test(node.test)
-            for child in node.body + node.elif_ + node.else_:
-                visit(child)
-            return
-        for child in node.iter_child_nodes():
-            visit(child)
-
-    def visit_test(test):
-        nodes = [test, *test.find_all(jinja2.nodes.Node)]  # find_all: the descendants only
-        names = {node.name for node in nodes if isinstance(node, jinja2.nodes.Name)} & machine_names
-        if not names:
-            visit(test)
-            return
-        if not all(isinstance(node, _TRUTH_NODES) for node in nodes):
-            raise _NotGroupRenderable()
-        tested.update(names)
-
-    try:
-        visit(tree)
-    except _NotGroupRenderable:
-        return None
-    return tuple(sorted(tested))
 
 
 # --------------------------------------------------------------------------
@@ -385,7 +211,7 @@ def grub_args(args: str, sentinels=False) -> str:
     sentinels: args holds sentinels (_sentinel) standing for values of GRUB-safe characters only."""
     if _GRUB_SAFE_LINE_RE.match(args):  # nothing to quote: one match instead of one per argument
         return " ".join(args.split())
-    return " ".join(arg if _GRUB_SAFE_RE.match(_SENTINEL_RE.sub("x", arg) if sentinels else arg)
+    return " ".join(arg if _GRUB_SAFE_RE.match(patterns.SENTINEL_RE.sub("x", arg) if sentinels else arg)
                     else "'%s'" % arg.replace("'", "'\\''") for arg in args.split())
 
 
@@ -406,12 +232,12 @@ def _kernel_args_patterns(values):
     values: two fills per machine instead of building and GRUB-quoting its arguments (quoting depends only on
     the profile's part when names and domains are GRUB-safe: validated names are, a network's domain is checked
     per group). None when the profile's values could be mistaken for sentinels: then each machine's are built."""
-    if _holds_sentinel_mark(values["http_url"]) or _holds_sentinel_mark(values["cmdline"]):
+    if patterns.holds_sentinel_mark(values["http_url"]) or patterns.holds_sentinel_mark(values["cmdline"]):
         return None
     slots = ("name", "hostname", "domain")
-    answer_dir = "%s/%s" % (values["http_url"], layout.answer_dir(_sentinel(0)))
-    return {has_domain: tuple(_Pattern.of(text, slots) for text in _kernel_args(
-        values["installer"], answer_dir, _sentinel(1), _sentinel(2) if has_domain else "", values["cmdline"],
+    answer_dir = "%s/%s" % (values["http_url"], layout.answer_dir(patterns.sentinel(0)))
+    return {has_domain: tuple(patterns.Pattern.of(text, slots) for text in _kernel_args(
+        values["installer"], answer_dir, patterns.sentinel(1), patterns.sentinel(2) if has_domain else "", values["cmdline"],
         sentinels=True)) for has_domain in (False, True)}
 
 
@@ -506,10 +332,10 @@ class Renderer:
                                       % (where, profile.template))
         machines = self.fleet.machines
         bases = list(map(self._base, machines))
-        if None in bases or not (_all_names([machine.name for machine in machines])
-                                 and _all_macs([machine.mac for machine in machines])):
-            for machine in machines:  # the messages, for the few that fail
-                self._check_machine(machine)
+        if None in bases:
+            self._problems.extend("%s: machine %s: has no address family the PXE service has (fabric.pxe has %s)"
+                                  % (machine.source, machine.name, "IPv4 only" if self.base4 else "IPv6 only")
+                                  for machine, base in zip(machines, bases) if base is None)
         grub_profiles = set()
         if "grub" in self.loaders:
             grub_profiles = {(machine.profile, base) for machine, base in zip(machines, bases)
@@ -522,16 +348,6 @@ class Renderer:
                 except ValueError as exc:
                     self._problems.append("%s: profiles.%s.%s: %s (a uefi machine boots it with GRUB)"
                                           % (profile.source, profile.name, fieldname, exc))
-
-    def _check_machine(self, machine):
-        where = "%s: machine %s" % (machine.source, machine.name)
-        if not _NAME_RE.fullmatch(machine.name or ""):
-            self._problems.append("%s.name: %r is not safe in a file name" % (where, machine.name))
-        if not _MAC_RE.fullmatch(machine.mac or ""):
-            self._problems.append("%s.mac: %r is not a lower-case colon-form MAC" % (where, machine.mac))
-        if self._base(machine) is None:
-            self._problems.append("%s: has no address family the PXE service has (fabric.pxe has %s)"
-                                  % (where, "IPv4 only" if self.base4 else "IPv6 only"))
 
     def _base(self, machine):
         if machine.ipv4 and self.base4:
@@ -677,35 +493,6 @@ class Renderer:
         for machine in self.fleet.machines:
             files.update(self.machine_files(machine))
         return dict(sorted(files.items()))
-
-
-# All names or MACs of a fleet are checked at once, as one text (100,000 matches of _NAME_RE and _MAC_RE from
-# Python, or of one regular expression over the text, take 0.25-0.35 s before any worker can start).
-_NAME_TEXT_RE = re.compile(r"[a-z0-9.\n-]*")
-_MAC_TEXT_RE = re.compile(r"[0-9a-f:\n]*")
-
-
-def _all_names(names) -> bool:
-    """Whether every name fullmatches _NAME_RE: 1-253 of a-z, 0-9, '.', '-', not starting or ending with '.' or '-'."""
-    try:
-        text = "\n".join(names)
-    except TypeError:  # not a string
-        return False
-    return (_NAME_TEXT_RE.fullmatch(text) is not None and bool(text) and text[0] not in ".-\n"
-            and text[-1] not in ".-\n" and not any(edge in text for edge in ("\n\n", ".\n", "-\n", "\n.", "\n-"))
-            and text.count("\n") == len(names) - 1 and max(map(len, names)) <= 253)
-
-
-def _all_macs(macs) -> bool:
-    """Whether every MAC fullmatches _MAC_RE: 17 characters, a colon after every two lower-case hex digits."""
-    try:
-        text = "\n".join(macs)
-    except TypeError:  # not a string
-        return False
-    # Joined, every third character from the third on is ':' five times, then the newline between two MACs.
-    return (bool(macs) and len(text) == 18 * len(macs) - 1 and _MAC_TEXT_RE.fullmatch(text) is not None
-            and text[2::3] == (":::::\n" * len(macs))[:-1]
-            and text.count(":") == 5 * len(macs) and text.count("\n") == len(macs) - 1)
 
 
 def _digest(record) -> bytes:

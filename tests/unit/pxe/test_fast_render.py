@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import patterns
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
 
 # Text Jinja treats specially around substitutions, tests of machine names, and what must stay with Jinja.
@@ -43,12 +44,12 @@ GROUP_RENDERED = ("braces", "literal braces", "comment", "raw", "crlf", "trailin
 def jinja_only(texts, profile_texts=None):
     """Templates that render every machine with Jinja: the reference."""
     templates = pxe.Templates(texts, profile_texts)
-    templates.tests = {}
+    templates.patterns.tests = {}
     return templates
 
 
 def test_every_shipped_template_is_group_rendered(templates):
-    assert set(pxe.TEMPLATE_NAMES) <= set(templates.tests)
+    assert set(pxe.TEMPLATE_NAMES) <= set(templates.patterns.tests)
 
 
 def test_every_machine_renders_as_jinja_does(fleet, templates):
@@ -62,7 +63,7 @@ def test_every_machine_renders_as_jinja_does(fleet, templates):
 def test_tricky_templates_render_as_jinja_does(fleet, label):
     texts = dict(pxe.read_templates(), **{"machine.ipxe": TRICKY[label]})
     templates = pxe.Templates(texts)
-    assert ("machine.ipxe" in templates.tests) == (label in GROUP_RENDERED)
+    assert ("machine.ipxe" in templates.patterns.tests) == (label in GROUP_RENDERED)
     fast, reference = pxe.Renderer(fleet, templates), pxe.Renderer(fleet, jinja_only(texts))
     for machine in fleet.machines:  # IPv4-only, IPv6-only and dual-stack machines: every shape
         if label == "undefined":
@@ -74,7 +75,7 @@ def test_tricky_templates_render_as_jinja_does(fleet, label):
 
 def test_other_templates_pulled_in_stay_with_jinja(templates):
     for text in ("{% include 'x' %}", "{% extends 'x' %}", "{% import 'x' as x %}", "{% from 'x' import y %}"):
-        assert pxe._machine_tests(templates.env.parse(text)) is None
+        assert patterns.machine_tests(templates.env.parse(text)) is None
 
 
 def test_a_group_value_holding_the_sentinel_mark_renders_with_jinja(fleet, templates):

@@ -4,13 +4,13 @@ installer kind) plus the entry script. A change in output shows up as a diff of 
 
 import dataclasses
 import os
-import random
 
 import pytest
 
 from pxe_testlib import DATA_DIR, EMBEDDED_SOT, GOLDEN_DIR, UPDATE_GOLDEN, render_tree
 from ansible_collections.netboot.fleet.plugins.module_utils import sot
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
 
 
@@ -117,30 +117,18 @@ def test_sot_loader_rejects_unknown_installer_and_traversal(tmp_path):
     assert "'../../etc/passwd' is not a valid hostname" in report
 
 
-def test_renderer_refuses_unsafe_names_even_from_a_hand_built_sot(fleet, templates):
-    machine = dataclasses.replace(fleet.machines[0], name="../../etc/passwd")
-    with pytest.raises(pxe.PxeError, match=r"name: '../../etc/passwd' is not safe in a file name"):
-        pxe.Renderer(dataclasses.replace(fleet, machines=(machine,)), templates)
-    machine = dataclasses.replace(fleet.machines[0], mac="52:54:00:12:00:01/../x")
-    with pytest.raises(pxe.PxeError, match=r"mac: .* is not a lower-case colon-form MAC"):
-        pxe.Renderer(dataclasses.replace(fleet, machines=(machine,)), templates)
+def test_the_sync_refuses_unsafe_paths_even_from_a_hand_built_sot(fleet, templates, tmp_path):
+    """Defence in depth behind the loader: a name or MAC that would leave its directory is never written."""
+    for field, value in (("name", "../../etc/passwd"), ("mac", "52:54:00:12:00:01/../x")):
+        machine = dataclasses.replace(fleet.machines[0], **{field: value})
+        renderer = pxe.Renderer(dataclasses.replace(fleet, machines=(machine,)), templates)
+        roots = {layout.TFTP: str(tmp_path / "tftp"), layout.HTTP: str(tmp_path / "http")}
+        for root in roots.values():
+            os.makedirs(root, exist_ok=True)
+        with pytest.raises(asset_sync.SyncError, match="refusing to write"):
+            asset_sync.sync(roots, layout.OWNED, renderer.units())
+        assert not os.path.exists(str(tmp_path / "etc"))
 
-
-def test_names_and_macs_checked_all_at_once_agree_with_each_checked_alone():
-    chance = random.Random(6)
-    for _trial in range(5000):
-        count = chance.randint(0, 4)
-        names = ["".join(chance.choices("az09.-\nA_ :", k=chance.randint(0, 6))) for _index in range(count)]
-        if chance.random() < 0.5:  # mostly valid names, with one odd one or none
-            names = ["m%04d" % chance.randint(0, 9999) for _index in range(count)] + names[:1]
-        assert pxe._all_names(names) == (bool(names) and all(pxe._NAME_RE.fullmatch(name) for name in names)), names
-        macs = [":".join("%02x" % byte for byte in chance.randbytes(6)) for _index in range(count)]
-        if macs and chance.random() < 0.7:  # one character replaced, inserted or dropped
-            index, at = chance.randrange(count), chance.randrange(17)
-            macs[index] = macs[index][:at] + chance.choice("0aAg:\n-") + macs[index][at + chance.choice((0, 1, 2)):]
-        assert pxe._all_macs(macs) == (bool(macs) and all(pxe._MAC_RE.fullmatch(mac) for mac in macs)), macs
-    assert pxe._all_names(["a" * 253]) and not pxe._all_names(["a" * 254]) and not pxe._all_names(["ok", None])
-    assert not pxe._all_macs(["52:54:00:12:00:01", None])
 
 
 def test_missing_profile_template_fails_before_rendering(sot_copy):
