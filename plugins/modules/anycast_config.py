@@ -20,21 +20,9 @@ author:
   - netboot.fleet developers (@netboot)
 extends_documentation_fragment:
   - netboot.fleet.sot
+  - netboot.fleet.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
-attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   node:
     description: The DHCP node's name in the SoT's C(dhcp_nodes).

@@ -72,24 +72,15 @@ options:
     default: 2000
 extends_documentation_fragment:
   - netboot.fleet.sot
+  - netboot.fleet.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details:
-      - The report is a record of the run, not managed state. It is written in check mode too, with a C(-check) name,
-        when the task runs with C(check_mode=false) and O(run) says C(check_mode=true).
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+    - The report is a record of the run, not managed state. It is written in check mode too, with a C(-check) name, when
+      the task runs with C(check_mode=false) and O(run) says C(check_mode=true).
 notes:
   - Runs on the controller (delegate it to localhost in plays on other hosts).
 author:

@@ -28,24 +28,18 @@ author:
   - netboot.fleet developers (@netboot)
 extends_documentation_fragment:
   - netboot.fleet.sot
+  - netboot.fleet.attributes.node
   - netboot.fleet.kea_control
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  platform:
-    platforms: posix
   check_mode:
     support: full
     details: Runs C(config-test) only, and reports what would change.
   diff_mode:
     support: full
-    details: A summary (subnets, reservations and client classes added, removed, changed, plus a bounded sample), not a text diff.
-  action:
-    support: full
+    details: A summary (subnets, reservations and client classes added, removed, changed, plus a bounded sample), not
+      a text diff.
 options:
   family:
     description: Which daemon to configure.

@@ -33,23 +33,16 @@ author:
   - netboot.fleet developers (@netboot)
 extends_documentation_fragment:
   - netboot.fleet.sot
+  - netboot.fleet.attributes.node
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  platform:
-    platforms: posix
   check_mode:
     support: full
     details: Reads and compares, then rolls back; reports what would change.
   diff_mode:
     support: full
     details: A summary (hosts inserted, updated, deleted with a bounded sample), not a row dump.
-  action:
-    support: full
 requirements:
   - psycopg (3) on the host the module runs on (Debian C(python3-psycopg)).
 options:

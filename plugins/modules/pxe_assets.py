@@ -94,23 +94,17 @@ options:
     default: 20
 extends_documentation_fragment:
   - netboot.fleet.sot
+  - netboot.fleet.attributes.node
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  platform:
-    platforms: posix
   check_mode:
     support: full
     details: Renders and compares everything, writes nothing, reports what would be added, changed and removed.
   diff_mode:
     support: full
-    details: A summary (file names added, changed and removed, at most O(report_limit) each, plus counts), not a text diff.
-  action:
-    support: full
+    details: A summary (file names added, changed and removed, at most O(report_limit) each, plus counts), not a text
+      diff.
 notes:
   - File names are built only from validated MACs and machine names; a path that would leave the
     owned directories, a symlinked directory or a non-regular file in the way fails the task.

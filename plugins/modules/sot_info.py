@@ -26,21 +26,9 @@ options:
     type: path
 extends_documentation_fragment:
   - netboot.fleet.sot
+  - netboot.fleet.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
-attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 requirements:
   - netaddr
   - PyYAML

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from golden import assert_golden
 from ansible_collections.netboot.fleet.plugins.module_utils import sot
 
 from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird as bgp
@@ -14,17 +15,10 @@ from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden")
 EMBEDDED = os.path.join(HERE, "..", "..", "..", "inventory", "sot")
-# Set NBF_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change (then review the diff).
-UPDATE = os.environ.get("NBF_UPDATE_GOLDEN") == "1"
 
 
 def _golden(name, text):
-    path = os.path.join(GOLDEN, name)
-    if UPDATE:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    with open(path, encoding="utf-8") as handle:
-        assert text == handle.read(), "rendering differs from %s" % path
+    assert_golden(os.path.join(GOLDEN, name), text)
 
 
 @pytest.fixture(scope="module")

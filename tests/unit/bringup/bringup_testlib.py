@@ -8,13 +8,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir, os.pardir))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 
+from golden import assert_golden
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import events as boot_events  # noqa: E402
 
 DATA_DIR = os.path.join(HERE, "data")
 GOLDEN_DIR = os.path.join(HERE, "golden")
 EMBEDDED_SOT = os.path.join(REPO, "inventory", "sot")
-# NBF_UPDATE_GOLDEN=1 pytest tests/unit/bringup rewrites the golden files; review the diff.
-UPDATE_GOLDEN = os.environ.get("NBF_UPDATE_GOLDEN") == "1"
 
 # The report scenario: run started 2026-11-26T15:00:00Z, three machines powered, one BMC unreachable.
 SINCE = 1795705200.0
@@ -37,12 +36,7 @@ def data(name):
 
 def golden(name, text):
     """Compare with golden/<name>, or rewrite it under NBF_UPDATE_GOLDEN=1."""
-    path = os.path.join(GOLDEN_DIR, name)
-    if UPDATE_GOLDEN:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    with open(path, encoding="utf-8") as handle:
-        assert text == handle.read(), "output differs from %s (NBF_UPDATE_GOLDEN=1 to accept)" % path
+    assert_golden(os.path.join(GOLDEN_DIR, name), text)
 
 
 def node_result(node, http=(), journal=None, leases4=None, leases6=None):

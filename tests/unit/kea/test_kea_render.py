@@ -9,19 +9,13 @@ import random
 import pytest
 
 from kea_unit_helpers import GOLDEN, base_sot, kea_config_test, machine
+from golden import assert_golden
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
 
 
 @pytest.mark.parametrize("family", kea.FAMILIES)
 def test_embedded_sot_matches_golden_file(embedded_sot, family):
-    """Regenerate after an intended change: NBF_UPDATE_GOLDEN=1 pytest tests/unit/kea."""
-    text = kea.dumps(kea.render(embedded_sot, family), pretty=True)
-    path = os.path.join(GOLDEN, "%s.json" % family)
-    if os.environ.get("NBF_UPDATE_GOLDEN"):
-        with open(path, "w") as handle:
-            handle.write(text)
-    with open(path) as handle:
-        assert text == handle.read()
+    assert_golden(os.path.join(GOLDEN, "%s.json" % family), kea.dumps(kea.render(embedded_sot, family), pretty=True))
 
 
 def _two_rack_sot():

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from kea_unit_helpers import GOLDEN
+from golden import assert_golden
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
 
 HOSTS_DB = {"hosts_backend": "postgresql", "hosts_db_host": "/run/postgresql", "hosts_db_user": "kea"}
@@ -14,14 +15,8 @@ HOSTS_DB = {"hosts_backend": "postgresql", "hosts_db_host": "/run/postgresql", "
 
 @pytest.mark.parametrize("family", kea.FAMILIES)
 def test_hosts_db_mode_matches_golden_file(embedded_sot, family):
-    """Regenerate after an intended change: NBF_UPDATE_GOLDEN=1 pytest tests/unit/kea."""
     text = kea.dumps(kea.render(embedded_sot, family, kea.Settings.from_dict(HOSTS_DB)), pretty=True)
-    path = os.path.join(GOLDEN, "hostsdb-%s.json" % family)
-    if os.environ.get("NBF_UPDATE_GOLDEN"):
-        with open(path, "w") as handle:
-            handle.write(text)
-    with open(path) as handle:
-        assert text == handle.read()
+    assert_golden(os.path.join(GOLDEN, "hostsdb-%s.json" % family), text)
 
 
 @pytest.mark.parametrize("family", kea.FAMILIES)

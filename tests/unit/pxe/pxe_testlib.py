@@ -16,8 +16,6 @@ from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as
 EMBEDDED_SOT = os.path.join(REPO, "inventory", "sot")
 GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "golden")
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
-# NBF_UPDATE_GOLDEN=1 pytest tests/unit/pxe rewrites the golden files; review the diff.
-UPDATE_GOLDEN = os.environ.get("NBF_UPDATE_GOLDEN") == "1"
 
 
 def render_tree(source, **options):

@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from pxe_testlib import DATA_DIR, EMBEDDED_SOT, GOLDEN_DIR, UPDATE_GOLDEN, render_tree
+from pxe_testlib import DATA_DIR, EMBEDDED_SOT, GOLDEN_DIR, render_tree
+from golden import assert_golden
 from ansible_collections.netboot.fleet.plugins.module_utils import sot
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync
@@ -20,12 +21,7 @@ def as_golden(files):
 
 
 def check_golden(name, text):
-    path = os.path.join(GOLDEN_DIR, name)
-    if UPDATE_GOLDEN:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    with open(path, encoding="utf-8") as handle:
-        assert text == handle.read(), "output differs from %s (NBF_UPDATE_GOLDEN=1 to accept)" % path
+    assert_golden(os.path.join(GOLDEN_DIR, name), text)
 
 
 def machine_golden(renderer, golden_prefix):
