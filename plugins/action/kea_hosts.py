@@ -21,6 +21,7 @@ import os
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.netboot.fleet.plugins.module_utils.common_args import DEFAULT_CACHE_DIR
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
 from ansible_collections.netboot.fleet.plugins.module_utils.kea.families import FAMILIES
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import cache as sot_cache
@@ -35,10 +36,14 @@ class ActionModule(SotAction):
         full=dict(type="bool", default=False),
     )
 
-    def sot_path(self, args, task_vars):
-        return None  # this action loads through its own cache (its reference point is its last sync)
+    def load(self, args, module_args, task_vars, timing):
+        """Through this database's own cache: its reference point is the SoT as the last sync of it saw it."""
+        path = self.sot_path(args, task_vars)
+        self.cache_file = self._cache_file(args, module_args, path, task_vars)
+        with self.timed(timing, "load_sot"):
+            return sot_cache.load(path, self.cache_file)
 
-    def act(self, fleet, args, module_args, task_vars, timing):
+    def act(self, loaded, args, module_args, task_vars, timing):
         families = args["families"]
         if not families:
             raise AnsibleActionFail("families must name at least one of %s" % ", ".join(FAMILIES))
@@ -46,10 +51,6 @@ class ActionModule(SotAction):
             if internal in module_args:
                 raise AnsibleActionFail("%s is set by the action plugin itself" % internal)
         module_args.update(families=families, full=args["full"])
-        path = super().sot_path(args, task_vars)
-        cache_file = self._cache_file(args, module_args, families, path, task_vars)
-        with self.timed(timing, "load_sot"):
-            loaded = sot_cache.load(path, cache_file)
 
         outcome, fallback = None, None
         fingerprint = loaded.extra.get("fingerprint") if loaded.changed is not None else None
@@ -76,7 +77,7 @@ class ActionModule(SotAction):
 
         if not outcome.get("failed") and not self._task.check_mode:
             with self.timed(timing, "save_cache"):
-                loaded.save(cache_file, {"fingerprint": outcome["fingerprint"]})
+                loaded.save(self.cache_file, {"fingerprint": outcome["fingerprint"]})
         return outcome
 
     def _sync(self, reservations, module_args, task_vars, timing, only_subnets_since=None):
@@ -86,10 +87,11 @@ class ActionModule(SotAction):
         text = json.dumps(reservations, sort_keys=True, separators=(",", ":"))
         return self.execute(Payload(files={"src": ("kea-hosts.json", text)}, args=args), task_vars, timing)
 
-    def _cache_file(self, args, module_args, families, path, task_vars):
+    def _cache_file(self, args, module_args, path, task_vars):
         """One cache per SoT, database (as the host the module runs on reaches it) and families."""
+        families = args["families"]
         database = [task_vars.get("inventory_hostname"), self._task.delegate_to, module_args.get("db_host"),
                     module_args.get("db_port", 5432), module_args.get("db_name", "kea")]
         key = json.dumps([os.path.abspath(path), database, sorted(families)], default=str)
-        directory = os.path.expanduser(args.get("cache_dir") or sot_cache.DEFAULT_CACHE_DIR)
+        directory = os.path.expanduser(args.get("cache_dir") or DEFAULT_CACHE_DIR)
         return os.path.join(directory, "kea_hosts-%s.cache" % hashlib.sha256(key.encode()).hexdigest()[:32])

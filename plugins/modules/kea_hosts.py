@@ -200,7 +200,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.netboot.fleet.plugins.module_utils.common_args import SOT_ARGS
+from ansible_collections.netboot.fleet.plugins.module_utils.common_args import DEFAULT_CACHE_DIR, SOT_ARGS
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import hostsdb as kea_hostsdb
 
 
@@ -247,7 +247,7 @@ def main():
             state_file=dict(type="path"),
             full=dict(type="bool", default=False),
             only_subnets_since=dict(type="str"),
-            cache_dir=dict(type="path", default="~/.cache/netboot.fleet"),
+            cache_dir=dict(type="path", default=DEFAULT_CACHE_DIR),
         ),
         supports_check_mode=True,
     )

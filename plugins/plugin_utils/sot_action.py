@@ -42,7 +42,6 @@ class SotAction(ActionBase):
     TRANSFERS_FILES = True
     MODULE = None  # fully qualified module run with the payload; None: the action answers on the controller
     ACTION_ARGS = {}  # the action's own options (validated here); any other option goes to the module as given
-    SOT_REQUIRED = True
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -50,11 +49,7 @@ class SotAction(ActionBase):
         args, module_args = self._split_args()
         timing = {}
         try:
-            path = self.sot_path(args, task_vars)
-            fleet = None
-            if path is not None:
-                with self.timed(timing, "load_sot"):
-                    fleet = route.load(path)
+            fleet = self.load(args, module_args, task_vars, timing)
             result.update(self.act(fleet, args, module_args, task_vars, timing))
         except ProblemsError as exc:  # nothing was pushed: every problem, each with its place
             result.update(failed=True, msg=str(exc), problems=[str(problem) for problem in exc.problems[:exc.SHOWN]])
@@ -78,6 +73,14 @@ class SotAction(ActionBase):
             result.get("invocation", {}).get("module_args", {}).pop(hidden, None)
         return result
 
+    def load(self, args, module_args, task_vars, timing):
+        """The SoT act() works from: the run's one load (sot.route), or None when sot_path() is None."""
+        path = self.sot_path(args, task_vars)
+        if path is None:
+            return None
+        with self.timed(timing, "load_sot"):
+            return route.load(path)
+
     def payload(self, fleet, args, module_args, task_vars) -> Payload:
         raise NotImplementedError
 
@@ -88,10 +91,8 @@ class SotAction(ActionBase):
         """The SoT path on the controller: the sot option, else the inventory's netboot_sot_source."""
         source = args.get("sot") or task_vars.get(SOT_HOSTVAR)
         if not source:
-            if self.SOT_REQUIRED:
-                raise AnsibleActionFail("sot is required (or the inventory variable %s, which the netboot.fleet.sot "
-                                        "inventory plugin sets)" % SOT_HOSTVAR)
-            return None
+            raise AnsibleActionFail("sot is required (or the inventory variable %s, which the netboot.fleet.sot "
+                                    "inventory plugin sets)" % SOT_HOSTVAR)
         return self._loader.path_dwim(self._templar.template(source))
 
     def execute(self, payload, task_vars, timing):
@@ -127,15 +128,8 @@ class SotAction(ActionBase):
         """(the action's own options validated, the module's options as given)."""
         spec = dict(SOT_ARGS, **self.ACTION_ARGS)
         given = dict(self._task.args)
-        own = {key: given.pop(key) for key in list(given) if key in spec or _is_alias(spec, key)}
+        own = {key: given.pop(key) for key in list(given) if key in spec}
         validated = ArgumentSpecValidator(spec).validate(own)
         if validated.error_messages:
             raise AnsibleActionFail("; ".join(validated.error_messages))
-        for deprecation in validated._deprecations:  # a deprecated alias was used (sot_info's source)
-            self._display.deprecated(deprecation["msg"], version=deprecation.get("version"),
-                                     collection_name=deprecation.get("collection_name"))
         return validated.validated_parameters, given
-
-
-def _is_alias(spec, key):
-    return any(key in (option.get("aliases") or ()) for option in spec.values())

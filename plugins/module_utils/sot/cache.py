@@ -32,8 +32,6 @@ from ansible_collections.netboot.fleet.plugins.module_utils import sot
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
 CACHE_FORMAT = 1
-# Where the controller keeps its caches unless told otherwise (kea_hosts' cache_dir, the route's load cache).
-DEFAULT_CACHE_DIR = "~/.cache/netboot.fleet"
 # When set, every load appends a line "<pid> full|cached <files read> <path>" to this file: how the tests count
 # full loads and validations, and loads served by the cache.
 LOAD_LOG_ENV = "NETBOOT_FLEET_SOT_LOAD_LOG"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+from ansible_collections.netboot.fleet.plugins.module_utils.common_args import DEFAULT_CACHE_DIR
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import cache
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import Sot
 
@@ -43,5 +44,5 @@ def load(path: str, cache_dir: str | None = None) -> Sot:
 
 def cache_file_of(path: str, cache_dir: str | None = None) -> str:
     """The route's cache file for the SoT at path (absolute)."""
-    return os.path.join(os.path.expanduser(cache_dir or cache.DEFAULT_CACHE_DIR),
+    return os.path.join(os.path.expanduser(cache_dir or DEFAULT_CACHE_DIR),
                         "sot-%s.cache" % hashlib.sha256(path.encode()).hexdigest()[:32])

@@ -126,7 +126,6 @@ def test_the_sync_refuses_unsafe_paths_even_from_a_hand_built_sot(fleet, templat
         assert not os.path.exists(str(tmp_path / "etc"))
 
 
-
 def test_missing_profile_template_fails_before_rendering(sot_copy):
     networks = sot_copy / "networks.yml"
     networks.write_text(networks.read_text().replace("    installer: kickstart\n",
