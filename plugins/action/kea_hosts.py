@@ -43,7 +43,8 @@ class ActionModule(SotAction):
         with self.timed(timing, "load_sot"):
             return sot_cache.load(path, self.cache_file)
 
-    def act(self, loaded, args, module_args, task_vars, timing):
+    def act(self, fleet, args, module_args, task_vars, timing):
+        loaded = fleet  # sot.cache's Loaded (see load()): the SoT and what changed since this database's last sync
         families = args["families"]
         if not families:
             raise AnsibleActionFail("families must name at least one of %s" % ", ".join(FAMILIES))

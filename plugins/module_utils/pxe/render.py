@@ -205,39 +205,23 @@ def grub_path(url: str) -> str:
     return "(http,%s)%s" % (parts.netloc, parts.path or "/")
 
 
-def grub_args(args: str, sentinels=False) -> str:
-    """Kernel arguments for a GRUB `linux` line: ';' and quotes are GRUB syntax, so quote.
-    sentinels: args holds sentinels (_sentinel) standing for values of GRUB-safe characters only."""
+def grub_args(args: str) -> str:
+    """Kernel arguments for a GRUB `linux` line: ';' and quotes are GRUB syntax, so quote."""
     if _GRUB_SAFE_LINE_RE.match(args):  # nothing to quote: one match instead of one per argument
         return " ".join(args.split())
-    return " ".join(arg if _GRUB_SAFE_RE.match(patterns.SENTINEL_RE.sub("x", arg) if sentinels else arg)
-                    else "'%s'" % arg.replace("'", "'\\''") for arg in args.split())
+    return " ".join(arg if _GRUB_SAFE_RE.match(arg) else "'%s'" % arg.replace("'", "'\\''") for arg in args.split())
 
 
-def _kernel_args(installer, answer_dir, hostname, domain, cmdline, sentinels=False):
+def _kernel_args(installer, answer_dir, hostname, domain, cmdline):
     """A machine's kernel arguments, plain and for GRUB: its installer's, then its profile's cmdline."""
     args = _installer_args(installer, answer_dir, hostname, domain)
-    args_grub = grub_args(args, sentinels)
+    args_grub = grub_args(args)
     if cmdline:
         args += " " + cmdline
         cmdline_grub = grub_args(cmdline)
         if cmdline_grub:
             args_grub += " " + cmdline_grub
     return args, args_grub
-
-
-def _kernel_args_patterns(values):
-    """{has a domain: (kernel_args, kernel_args_grub) as _Patterns over name, hostname and domain} for a profile's
-    values: two fills per machine instead of building and GRUB-quoting its arguments (quoting depends only on
-    the profile's part when names and domains are GRUB-safe: validated names are, a network's domain is checked
-    per group). None when the profile's values could be mistaken for sentinels: then each machine's are built."""
-    if patterns.holds_sentinel_mark(values["http_url"]) or patterns.holds_sentinel_mark(values["cmdline"]):
-        return None
-    slots = ("name", "hostname", "domain")
-    answer_dir = "%s/%s" % (values["http_url"], layout.answer_dir(patterns.sentinel(0)))
-    return {has_domain: tuple(patterns.Pattern.of(text, slots) for text in _kernel_args(
-        values["installer"], answer_dir, patterns.sentinel(1), patterns.sentinel(2) if has_domain else "", values["cmdline"],
-        sentinels=True)) for has_domain in (False, True)}
 
 
 def _installer_args(installer: str, answer_dir: str, hostname: str, domain: str) -> str:
@@ -376,8 +360,8 @@ class Renderer:
         return cached
 
     def _profile(self, name, base):
-        """A profile's template values with service URL base, a digest of them, the name of its answer-file
-        template and its kernel arguments' patterns (cached: thousands of groups share a few of these)."""
+        """A profile's template values with service URL base, a digest of them and the name of its answer-file
+        template (cached: thousands of groups share a few of these)."""
         key = (name, base)
         cached = self._profiles.get(key)
         if cached is None:
@@ -396,25 +380,23 @@ class Renderer:
             # as_dict(): the records without their source path (the module unpacks the SoT to a new
             # temporary directory every run; that must not re-render every machine).
             digest = _digest((profile.as_dict(), base, self.loaders, self.templates.digest))
-            cached = self._profiles[key] = (values, digest, answer, _kernel_args_patterns(values))
+            cached = self._profiles[key] = (values, digest, answer)
         return cached
 
     def _group(self, machine):
-        """(context, fingerprint, answer-file template, kernel arguments' patterns or None) shared by the machines
-        of one (profile, network, service URL)."""
+        """(context, fingerprint, answer-file template) shared by the machines of one (profile, network, service
+        URL)."""
         base = self._base(machine)
         key = (machine.profile, machine.network, base)
         group = self._groups.get(key)
         if group is None:
             network_values, network_digest = self._network(machine.network)
-            profile_values, profile_digest, answer, kernel_args_patterns = self._profile(machine.profile, base)
+            profile_values, profile_digest, answer = self._profile(machine.profile, base)
             context = dict(self.templates.globals)
             context.update(network_values)
             context.update(profile_values)
-            if not _GRUB_SAFE_RE.match(context["domain"]):
-                kernel_args_patterns = None  # the patterns stand for GRUB-safe domains only
             fingerprint = hashlib.blake2b(profile_digest + network_digest, digest_size=16).digest()
-            group = self._groups[key] = (context, fingerprint, answer, kernel_args_patterns)
+            group = self._groups[key] = (context, fingerprint, answer)
         return group
 
     def context(self, machine) -> dict:
@@ -422,7 +404,7 @@ class Renderer:
         return self._context(machine, self._group(machine))
 
     def _context(self, machine, group):
-        group_context, _fingerprint, _answer, kernel_args_patterns = group
+        group_context, _fingerprint, _answer = group
         context = group_context.copy()
         context["name"] = name = machine.name
         hostname, _dot, name_domain = name.partition(".")
@@ -430,13 +412,8 @@ class Renderer:
         context["domain"] = domain = name_domain or context["domain"]
         answer_dir = "%s/%s" % (context["http_url"], layout.answer_dir(name))
         installer = context["installer"]
-        if kernel_args_patterns is None:
-            context["kernel_args"], context["kernel_args_grub"] = _kernel_args(
-                installer, answer_dir, hostname, domain, context["cmdline"])
-        else:
-            kernel_args, kernel_args_grub = kernel_args_patterns[bool(domain)]
-            context["kernel_args"] = kernel_args.fill(context)
-            context["kernel_args_grub"] = kernel_args_grub.fill(context)
+        context["kernel_args"], context["kernel_args_grub"] = _kernel_args(
+            installer, answer_dir, hostname, domain, context["cmdline"])
         context["fqdn"] = "%s.%s" % (hostname, domain) if domain else name
         context["mac"] = mac = machine.mac
         context["mac_dashes"] = layout.mac_dashes(mac)
@@ -454,7 +431,7 @@ class Renderer:
         group = self._group(machine)
         context = self._context(machine, group)
         # The group's fingerprint digests everything its context holds: it names the group for Templates.render.
-        _context, group_name, answer_template, _kernel_args = group
+        _context, group_name, answer_template = group
         shape = self.templates.shape(context)
         render = self.templates.render
         files = {(HTTP, layout.script_path(machine.mac)): render("machine.ipxe", context, group_name, shape)}

@@ -22,7 +22,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import FI
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.files import (
     HAS_NETADDR, HAS_YAML, SOURCE_SUFFIXES, read_source, read_sources, source_files)
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.loader import (
-    Validated, load, machine_columns, summary, validate)
+    Validated, load, summary, validate)
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import (
     BMC_PROTOCOLS, FIRMWARES, INSTALLERS, RESERVED_GROUPS, Bmc, DhcpNode, Fabric, Machine, Network, Peer,
     Profile, Sot, Subnet)
@@ -30,6 +30,6 @@ from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import (
 __all__ = [
     "BMC_PROTOCOLS", "FIELDS", "FIRMWARES", "HAS_NETADDR", "HAS_YAML", "INSTALLERS", "RESERVED_GROUPS", "SOURCE_SUFFIXES",
     "Bmc", "DhcpNode", "Fabric", "Machine", "Network", "Peer", "Problem", "Profile", "Sot", "SotError", "Subnet",
-    "Validated", "load", "machine_columns", "parse_ip", "read_source", "read_sources", "source_files", "summary",
+    "Validated", "load", "parse_ip", "read_source", "read_sources", "source_files", "summary",
     "validate",
 ]

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Checks across records: uniqueness of names, MACs, DUIDs, BMCs and addresses; overlapping networks.
 
-may_clash is the fast pre-check (set sizes, in C); cross_checks, the reference, gives the exact report and runs
-only when may_clash finds something.
+cross_checks gives the report (every load runs it). may_clash says, from whole columns of values (set sizes, in C),
+whether cross_checks could find anything: sot.cache accepts a changed file's machines with it, without building
+the report (tests/unit/sot/test_sot_cache.py: a cached load accepts exactly what a full load accepts).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 
@@ -15,11 +16,8 @@ try:
 except ImportError:  # reported by read_sources() with an install hint
     HAS_YAML = False
 
-try:
-    import netaddr  # noqa: F401 pylint: disable=unused-import
-    HAS_NETADDR = True
-except ImportError:  # reported by read_sources() with an install hint
-    HAS_NETADDR = False
+# The checks need netaddr; read_sources() reports its absence with an install hint.
+HAS_NETADDR = importlib.util.find_spec("netaddr") is not None
 
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import Problem
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import SotError

@@ -25,8 +25,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.sot.records import b
 
 
 def _machines(machine_lists, declared_networks, networks, profile_names, problems):
-    """[Machine] of the valid machines, reporting the others; and a function giving the (machine, Where)
-    pairs cross_checks needs (built only when it has something to report).
+    """[Machine] of the valid machines, reporting the others, and the (machine, Where) pairs cross_checks needs.
 
     Each record goes through the fast path (fast_machine_builder) first; a record it does not accept as-is - any
     problem, or a spelling it leaves to build_machine such as an upper-case MAC - goes through build_machine, which
@@ -45,12 +44,9 @@ def _machines(machine_lists, declared_networks, networks, profile_names, problem
                     rejected.add((number, index))
                     continue
             machines.append(machine)
-
-    def with_where():
-        wheres = [Where(source, "machines", index, raw) for number, (source, raws) in enumerate(machine_lists)
-                  for index, raw in enumerate(raws) if (number, index) not in rejected]
-        return list(zip(machines, wheres))
-    return machines, with_where
+    wheres = [Where(source, "machines", index, raw) for number, (source, raws) in enumerate(machine_lists)
+              for index, raw in enumerate(raws) if (number, index) not in rejected]
+    return machines, list(zip(machines, wheres))
 
 
 @dataclass(slots=True)
@@ -122,13 +118,6 @@ class Validated:
         return may_clash(self.fabric, self.nodes, column, self.networks.values())
 
 
-def machine_columns(machines):
-    """Validated.may_clash's column function for a list of Machine."""
-    def column(*names):
-        return list(map(attrgetter(*names), machines))
-    return column
-
-
 def validate(path: str, contents: list) -> Validated:
     """contents: read_sources(path). Raises SotError listing every problem."""
     problems = []
@@ -192,8 +181,7 @@ def validate(path: str, contents: list) -> Validated:
     declared_networks.update(networks)
     machines, machines_with_where = _machines(machine_lists, declared_networks, networks, profile_raws, problems)
 
-    if may_clash(fabric, nodes, machine_columns(machines), networks.values()):
-        cross_checks(fabric, nodes, machines_with_where(), list(networks.values()), problems)
+    cross_checks(fabric, nodes, machines_with_where, list(networks.values()), problems)
     if problems:
         raise SotError(problems)
     # No machine was rejected: the valid ones are every file's records, in order.

@@ -1,9 +1,7 @@
 # -*- coding: utf-8 -*-
 """Group patterns: a template that uses machine names only as {{ name }} and in {% if %} tests is rendered by
 Jinja once per group and shape, then per machine by filling in the pattern. Same bytes as Jinja per machine,
-or Jinja. The kernel arguments are patterns per profile too: same text as built per machine."""
-
-import dataclasses
+or Jinja."""
 
 import pytest
 
@@ -95,25 +93,3 @@ def test_machines_of_one_group_with_other_truths_get_their_own_pattern(fleet, la
     # The same group (same profile, network and service URL), one address family missing in turn.
     for variant in (context, dict(context, ipv6=None), dict(context, ipv4=None), dict(context, ipv6="")):
         assert templates.render("machine.ipxe", variant, "one group") == reference.render("machine.ipxe", variant)
-
-
-@pytest.mark.parametrize("http_url", [None, "http://[2001:db8::10]:8080", "http://pxe.example.net/it's;x"])
-@pytest.mark.parametrize("cmdline", ["", "console=ttyS0 quiet", "a;b 'q' x=\"y z\"\tlast"])
-def test_kernel_arguments_from_patterns_are_the_ones_built_per_machine(
-        fleet, templates, monkeypatch, http_url, cmdline):
-    fleet = dataclasses.replace(fleet, profiles=tuple(dataclasses.replace(p, cmdline=cmdline) for p in fleet.profiles))
-    fast = [pxe.Renderer(fleet, templates, http_url=http_url).context(machine) for machine in fleet.machines]
-    monkeypatch.setattr(pxe, "_kernel_args_patterns", lambda values: None)
-    built = [pxe.Renderer(fleet, templates, http_url=http_url).context(machine) for machine in fleet.machines]
-    assert [(c["kernel_args"], c["kernel_args_grub"]) for c in fast] == \
-        [(c["kernel_args"], c["kernel_args_grub"]) for c in built]
-    assert any(c["domain"] for c in fast) and any(";" in c["kernel_args"] for c in fast)
-
-
-def test_a_domain_grub_would_quote_gets_its_kernel_arguments_built(fleet, templates):
-    network = fleet.networks[0]
-    odd = dataclasses.replace(fleet, networks=(dataclasses.replace(network, domain="it's;odd"),) + fleet.networks[1:])
-    machine = next(m for m in fleet.machines if m.network == network.name and "." not in m.name)
-    context = pxe.Renderer(odd, templates).context(machine)
-    assert context["domain"] == "it's;odd"
-    assert context["kernel_args_grub"] == pxe.grub_args(context["kernel_args"])

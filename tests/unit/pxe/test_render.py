@@ -182,3 +182,12 @@ def test_fingerprints_do_not_depend_on_where_the_sot_lies(fleet, templates, sot_
     here = {unit.key: unit.fingerprint for unit in pxe.Renderer(fleet, templates).units()}
     there = {unit.key: unit.fingerprint for unit in pxe.Renderer(sot.load(str(sot_copy)), templates).units()}
     assert here == there
+
+
+def test_a_domain_grub_would_quote_is_quoted_for_grub(fleet, templates):
+    network = fleet.networks[0]
+    odd = dataclasses.replace(fleet, networks=(dataclasses.replace(network, domain="it's;odd"),) + fleet.networks[1:])
+    machine = next(m for m in fleet.machines if m.network == network.name and "." not in m.name)
+    context = pxe.Renderer(odd, templates).context(machine)
+    assert context["domain"] == "it's;odd"
+    assert context["kernel_args_grub"] == pxe.grub_args(context["kernel_args"])

@@ -1,10 +1,9 @@
 """The loader's fast paths against the reference checks, on thousands of mutated records.
 
 load() builds each machine with sot/machines_fast.py and falls back to records.build_machine (the reference,
-which writes every problem report) for any record the fast path declines; it runs the reference cross-record
-checks (crosscheck.cross_checks) only when crosscheck.may_clash says they could find something. Here every mutated
-SoT is loaded twice - as load() does it, and with both shortcuts switched off - and the outcomes must be
-identical: the same records, or the same problem list in the same order.
+which writes every problem report) for any record the fast path declines. Here every mutated SoT is loaded
+twice - as load() does it, and with the fast path switched off - and the outcomes must be identical: the same
+records, or the same problem list in the same order.
 """
 
 import copy
@@ -89,7 +88,6 @@ def outcome(path):
 def reference_outcome(monkeypatch, path):
     with monkeypatch.context() as patched:
         patched.setattr(loader, "fast_machine_builder", lambda networks, profiles: lambda raw, source: None)
-        patched.setattr(loader, "may_clash", lambda *args: True)
         return outcome(path)
 
 
