@@ -134,7 +134,7 @@ class Templates:
             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
             trim_blocks=True, lstrip_blocks=True, autoescape=False)
         # The output is config (YAML, kickstart), not HTML: plain JSON, without Jinja's HTML
-        # escaping and Markup wrapping, which made tojson 10x the cost of the rest of a template.
+        # escaping and Markup wrapping, which made tojson cost more than the rest of a template.
         self.env.filters["tojson"] = _tojson
         problems = ["template %s is missing" % name for name in TEMPLATE_NAMES if name not in texts]
         unknown = sorted(set(texts) - set(TEMPLATE_NAMES))
