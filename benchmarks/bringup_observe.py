@@ -24,7 +24,6 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 sys.path.insert(0, os.path.join(REPO, "collections"))
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import events as boot_events  # noqa: E402
-
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report  # noqa: E402
 
 START = 1795705200.0

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 
-import jinja2
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,10 +27,9 @@ REPO = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir, os.pardir))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 
 from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
-
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea  # noqa: E402
-
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # noqa: E402
+import role_template  # noqa: E402 pylint: disable=wrong-import-order
 
 PXE_IPV4 = "203.0.113.53"
 GATEWAY = "198.51.100.1"
@@ -196,12 +194,9 @@ class Lab:
         self._wait(lambda: os.path.exists(self.path("kea", "kea4.sock")), "kea-dhcp4", process, "kea/stdout.log")
 
     def start_nginx(self):
-        with open(os.path.join(REPO, "roles", "pxe_server", "defaults", "main.yml"), encoding="utf-8") as handle:
-            context = yaml.safe_load(handle)
-        context.update(pxe_server_http_addresses=[PXE_IPV4], pxe_server_http_port=80, pxe_server_http_root=self.path("http"),
-                       pxe_server_access_log=self.path("nginx", "netboot-pxe.log"), ansible_managed="bringup lab")
-        with open(os.path.join(REPO, "roles", "pxe_server", "templates", "nginx-netboot-pxe.conf.j2"), encoding="utf-8") as handle:
-            server = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True).from_string(handle.read()).render(context)
+        server = role_template.render(
+            "pxe_server", "nginx-netboot-pxe.conf.j2", pxe_server_http_addresses=[PXE_IPV4], pxe_server_http_port=80,
+            pxe_server_http_root=self.path("http"), pxe_server_access_log=self.path("nginx", "netboot-pxe.log"))
         temp = self.path("nginx")
         with open(self.path("nginx", "nginx.conf"), "w", encoding="utf-8") as handle:
             handle.write(

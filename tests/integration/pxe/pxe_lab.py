@@ -13,14 +13,12 @@ import sys
 import tempfile
 import time
 
-import jinja2
-import yaml
+import role_template
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir, os.pardir))
 
 EMBEDDED_SOT = os.path.join(REPO, "inventory", "sot")
-ROLE = os.path.join(REPO, "roles", "pxe_server")
 PXE_IPV4 = "203.0.113.53"            # fabric.anycast.ipv4 of the embedded SoT (the PXE service)
 PXE_IPV6 = "2001:db8:53::53"
 BOOT_LOADERS = {                     # what the pxe_server role places in the TFTP root
@@ -95,13 +93,13 @@ class PxeLab:
 
     def start_tftpd(self):
         # The role's /etc/default/tftpd-hpa options: read-only (no --create), --secure (chroot), --verbose.
-        options = _role_template("tftpd-hpa.j2", pxe_server_tftp_root=self.tftp_root, pxe_server_tftp_address="")
+        options = role_template.render("pxe_server", "tftpd-hpa.j2", pxe_server_tftp_root=self.tftp_root, pxe_server_tftp_address="")
         assert 'TFTP_OPTIONS="--secure --verbose"' in options
         self._spawn(["in.tftpd", "--foreground", "--listen", "--address", PXE_IPV4 + ":69",
                      "--user", "tftp", "--secure", "--verbose", self.tftp_root])
 
     def start_nginx(self):
-        server = _role_template("nginx-netboot-pxe.conf.j2", pxe_server_http_addresses=[PXE_IPV4, PXE_IPV6],
+        server = role_template.render("pxe_server", "nginx-netboot-pxe.conf.j2", pxe_server_http_addresses=[PXE_IPV4, PXE_IPV6],
                                 pxe_server_http_port=80, pxe_server_http_root=self.http_root,
                                 pxe_server_access_log=os.path.join(self.work, "netboot-pxe.log"))
         temp = os.path.join(self.work, "nginx")
@@ -196,13 +194,3 @@ class PxeLab:
                     found["%s:%s" % (name, os.path.relpath(os.path.join(current, file_name), root))] = \
                         (info.st_ino, info.st_mtime_ns)
         return found
-
-
-def _role_template(name, **variables):
-    """Render one of the pxe_server role's templates with its defaults and the given variables."""
-    with open(os.path.join(ROLE, "defaults", "main.yml")) as handle:
-        context = yaml.safe_load(handle)
-    context.update(variables, ansible_managed="managed by the test")
-    with open(os.path.join(ROLE, "templates", name)) as handle:
-        template = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True).from_string(handle.read())
-    return template.render(context)

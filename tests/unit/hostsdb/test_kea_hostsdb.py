@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
-
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import hostsdb
 
 SUBNET = 1662628352

@@ -10,7 +10,6 @@ if os.path.join(REPO, "collections") not in sys.path:
     sys.path.insert(0, os.path.join(REPO, "collections"))
 
 from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
-
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # noqa: E402
 
 EMBEDDED_SOT = os.path.join(REPO, "inventory", "sot")
