@@ -99,9 +99,10 @@ class PxeLab:
                      "--user", "tftp", "--secure", "--verbose", self.tftp_root])
 
     def start_nginx(self):
-        server = role_template.render("pxe_server", "nginx-netboot-pxe.conf.j2", pxe_server_http_addresses=[PXE_IPV4, PXE_IPV6],
-                                pxe_server_http_port=80, pxe_server_http_root=self.http_root,
-                                pxe_server_access_log=os.path.join(self.work, "netboot-pxe.log"))
+        server = role_template.render(
+            "pxe_server", "nginx-netboot-pxe.conf.j2", pxe_server_http_addresses=[PXE_IPV4, PXE_IPV6],
+            pxe_server_http_port=80, pxe_server_http_root=self.http_root,
+            pxe_server_access_log=os.path.join(self.work, "netboot-pxe.log"))
         temp = os.path.join(self.work, "nginx")
         os.mkdir(temp)
         config = os.path.join(temp, "nginx.conf")
