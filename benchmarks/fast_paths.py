@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """What each fast path buys: the path it sits on, timed with the fast path and with its reference, in one run.
 
     python benchmarks/fast_paths.py [--machines 100000] [--runs 5]

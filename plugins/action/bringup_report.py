@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 
 from ansible.errors import AnsibleActionFail
 
-
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
 from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
 
