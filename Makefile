@@ -83,11 +83,11 @@ install-test:
 # Execution environment (scripts/ee.sh): ee-create writes the ansible-builder context; ee also builds the
 # base (debootstrap) and EE images, cached by their inputs, and runs bringup.yml --tags validate in it.
 ee-create:
-	NBF_WORK=$(STATE) bash scripts/ee.sh create
+	NBF_WORK=$(STATE) DEV_PYTHON=$(VENV)/bin/python bash scripts/ee.sh create
 
 ee:
-	NBF_WORK=$(STATE) bash scripts/ee.sh build
+	NBF_WORK=$(STATE) DEV_PYTHON=$(VENV)/bin/python bash scripts/ee.sh build
 
 # The lowest ansible-core meta/runtime.yml declares: sanity, unit and the install test (scripts/versions.sh).
 versions:
-	NETBOOT_FLEET_STATE=$(STATE) bash scripts/versions.sh
+	NETBOOT_FLEET_STATE=$(STATE) DEV_PYTHON=$(VENV)/bin/python bash scripts/versions.sh
