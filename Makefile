@@ -26,7 +26,7 @@ lab-up: setup
 lab-down:
 	python lab/netboot_lab.py down --prefix $(LAB_PREFIX)
 
-test: setup lint sanity unit integration molecule e2e docs-lint install-test ee versions
+test: setup lint sanity unit integration molecule e2e install-test ee versions docs-lint
 
 lint:
 	ansible-lint --offline --profile production
