@@ -24,7 +24,7 @@ MUST_SHIP = ["MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.r
              "docs/docsite/links.yml", "docs/docsite/extra-docs.yml"]
 NEVER_SHIP = (".venv/", ".ci/", ".git/", "collections/", "benchmarks/", "lab/", "molecule/", "scripts/", "ee/", "tests/unit/",
               "tests/integration/", "tests/e2e/", "tests/install/", "tests/images/", "tests/output/", "tests/sot_corpus/",
-              "docs/docsite/build/", "build/", "__pycache__/", ".pytest_cache/", ".ansible/")
+              "build/", "__pycache__/", ".pytest_cache/", ".ansible/")
 NEVER_SHIP_FILES = ("requirements.txt", "Makefile", "ansible.cfg", ".gitignore", "galaxy.yml", "execution-environment.yml",
                     ".ansible-lint", ".yamllint")
 MAX_TARBALL_BYTES = 1024 * 1024
