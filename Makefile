@@ -10,6 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SANITY_ROOT := $(STATE)/sanity/ansible_collections/netboot/fleet
 
 .PHONY: setup bringup lab-up lab-down test lint sanity unit integration molecule e2e
+.PHONY: build docs docs-lint changelog release install-test ee-create ee versions
 # The embedded lab (lab/netboot_lab.py): rack switch, two DHCP node containers, one VM + BMC per machine.
 LAB_PREFIX ?= nbl
 
@@ -25,7 +26,7 @@ lab-up: setup
 lab-down:
 	python lab/netboot_lab.py down --prefix $(LAB_PREFIX)
 
-test: setup lint sanity unit integration molecule e2e
+test: setup lint sanity unit integration molecule e2e install-test ee versions docs-lint
 
 lint:
 	ansible-lint --offline --profile production
@@ -51,3 +52,42 @@ molecule:
 
 e2e:
 	python -m pytest -q -s tests/e2e
+
+# Packaging and release: the tarball, the docs site and the changelog (README: "Install from a tarball or an EE").
+DIST := $(CURDIR)/build
+VERSION = $(shell sed -n 's/^version: *//p' galaxy.yml)
+
+build:
+	rm -f $(DIST)/netboot-fleet-*.tar.gz
+	ansible-galaxy collection build --force --output-path $(DIST) .
+
+docs:
+	bash scripts/docs.sh build
+
+docs-lint:
+	bash scripts/docs.sh lint
+
+# The fragments become the release of galaxy.yml's version (once); CHANGELOG.rst is regenerated.
+changelog:
+	antsibull-changelog lint
+	if grep -q "^  $(VERSION):" changelogs/changelog.yaml; then antsibull-changelog generate; \
+	else antsibull-changelog release --version $(VERSION); fi
+
+release: setup changelog build docs
+	@ls -l $(DIST)/netboot-fleet-$(VERSION).tar.gz && echo "docs: $(DIST)/docs/html/index.html"
+
+# The tarball installed into an empty collections path, run from a venv of the declared runtime deps only.
+install-test:
+	NETBOOT_FLEET_STATE=$(STATE) python -m pytest -q -p no:cacheprovider tests/install
+
+# Execution environment (scripts/ee.sh): ee-create writes the ansible-builder context; ee also builds the
+# base (debootstrap) and EE images, cached by their inputs, and runs bringup.yml --tags validate in it.
+ee-create:
+	NBF_WORK=$(STATE) DEV_PYTHON=$(VENV)/bin/python bash scripts/ee.sh create
+
+ee:
+	NBF_WORK=$(STATE) DEV_PYTHON=$(VENV)/bin/python bash scripts/ee.sh build
+
+# The lowest ansible-core meta/runtime.yml declares: sanity, unit and the install test (scripts/versions.sh).
+versions:
+	NETBOOT_FLEET_STATE=$(STATE) DEV_PYTHON=$(VENV)/bin/python bash scripts/versions.sh
