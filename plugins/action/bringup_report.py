@@ -10,6 +10,7 @@ import tempfile
 from datetime import datetime, timezone
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
 from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
@@ -61,9 +62,15 @@ class ActionModule(SotAction):
         unknown = sorted(wanted - {record["name"] for record in records})
         if unknown:
             raise AnsibleActionFail("machines not in the source of truth %s: %s" % (args["sot"], ", ".join(unknown)))
-        run = dict(args["run"])
+        run, wait = dict(args["run"]), dict(args["wait"])
+        # Before ansible-core 2.19 a templated value arrives as a string: "1765100000.5", "False", "".
+        for record in (run, wait):
+            for key in ("started", "finished"):
+                record[key] = None if record.get(key) in (None, "") else float(record[key])
+        run["check_mode"] = boolean(run.get("check_mode", False), strict=False)
+        wait["ran"] = boolean(wait.get("ran", False), strict=False)
         report = bringup_report.build(records, run, power=args["power"], observations=args["observations"],
-                                      nodes=args["nodes"], wait=args["wait"])
+                                      nodes=args["nodes"], wait=wait)
         started = run.get("started") or datetime.now(timezone.utc).timestamp()
         stem = "bringup-%s%s" % (datetime.fromtimestamp(float(started), timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
                                  "-check" if report["run"]["check_mode"] else "")
