@@ -41,7 +41,7 @@ VARIANTS = {
 
 def measure(path, variant, source):
     """One timing in this process: (CPU seconds, digest of the output)."""
-    from ansible_collections.netboot.fleet.plugins.module_utils import sot
+    from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
     from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
     from ansible_collections.netboot.fleet.plugins.module_utils.sot import cache, loader, route
 

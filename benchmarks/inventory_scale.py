@@ -34,7 +34,7 @@ from sot_gen import write_sot  # noqa: E402  (benchmarks/ is not a package)
 LOADER = """
 import sys, time
 sys.path.insert(0, {collections!r})
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 wall, cpu = time.perf_counter(), time.process_time()
 fleet = sot.load({source!r})
 print(time.perf_counter() - wall, time.process_time() - cpu, len(fleet.machines))
@@ -70,7 +70,7 @@ def run(argv, timeout, env=None, output=None):
 
 def static_inventory(sot_path, out_path):
     """The same hosts, groups and variables as the plugin gives, as a static YAML inventory."""
-    from ansible_collections.netboot.fleet.plugins.module_utils import sot
+    from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
     fleet = sot.load(sot_path)
     networks = {}
     for machine in fleet.machines:

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(REPO, "collections"))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration", "kea"))
 sys.path.insert(0, HERE)
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea  # noqa: E402
 import kea_lab  # noqa: E402
 from kea_render import write_generated_sot  # noqa: E402

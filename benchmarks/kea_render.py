@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "collections"))
 sys.path.insert(0, HERE)
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea  # noqa: E402
 
 TARGET_SECONDS = 5.0

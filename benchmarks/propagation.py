@@ -42,7 +42,7 @@ import sot_gen  # noqa: E402
 from kea_apply import Probe  # noqa: E402
 from kea_dora import perfdhcp  # noqa: E402
 from pxe_scale import cpu_reference  # noqa: E402
-from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea  # noqa: E402
 from scapy.layers.dhcp6 import DHCP6_RelayReply, DHCP6OptIAAddress, DHCP6OptRelayMsg  # noqa: E402
 

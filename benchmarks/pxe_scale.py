@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, os.pardir, "collections"))
 sys.path.insert(0, HERE)
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # noqa: E402

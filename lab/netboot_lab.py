@@ -36,7 +36,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "collections"))
-from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot_model  # noqa: E402
 
 # The BMCs' chassis control (beside this script) and the lab tell a PID from its reuse the same way.
 from chassis_control import process_start_time  # noqa: E402

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
 
 

@@ -72,7 +72,7 @@ try:
 except ImportError:  # older ansible-core: plain strings, as Ansible expects there
     Origin = None
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot_model
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import route
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 

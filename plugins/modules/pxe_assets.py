@@ -157,7 +157,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.netboot.fleet.plugins.module_utils.common_args import SOT_ARGS
 
 try:
-    from ansible_collections.netboot.fleet.plugins.module_utils import sot
+    from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
     from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sot_archive
     from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync
     from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout

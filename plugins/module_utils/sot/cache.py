@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
 CACHE_FORMAT = 1

@@ -29,7 +29,7 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration", "kea"))
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird as bgp  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea  # noqa: E402
 import kea_lab  # noqa: E402  (namespaces and Kea processes: reused, not copied)

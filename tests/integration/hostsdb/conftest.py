@@ -18,7 +18,7 @@ sys.path.insert(0, HERE)
 
 import hostsdb_lab  # noqa: E402
 import kea_lab  # noqa: E402
-from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 
 EMBEDDED_SOT = kea_lab.EMBEDDED_SOT
 

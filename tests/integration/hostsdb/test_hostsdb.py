@@ -16,7 +16,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird 
 from ansible_collections.netboot.fleet.plugins.module_utils.anycast import dhcp_probe
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import hostsdb as kea_hostsdb
-from ansible_collections.netboot.fleet.plugins.module_utils import sot as sot_model
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot_model
 from test_kea_dhcp import FIRMWARE4, FIRMWARE6  # the Kea issue's client expectations, reused as they are
 
 MAC_FROM_RELAY_PEER = "fe80::1234:5678:9abc:def0"

@@ -10,7 +10,7 @@ import yaml
 
 import kea_lab
 from kea_lab import EMBEDDED_SOT
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
 SOT = sot.load(EMBEDDED_SOT)
 PXE4, PXE6 = SOT.fabric.pxe_ipv4, SOT.fabric.pxe_ipv6

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from golden import assert_golden
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird as bgp
 
 HERE = os.path.dirname(os.path.abspath(__file__))

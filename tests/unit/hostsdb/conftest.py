@@ -11,7 +11,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 if os.path.join(REPO, "collections") not in sys.path:
     sys.path.insert(0, os.path.join(REPO, "collections"))
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ def inventory_list(config):
 def generated(tmp_path_factory):
     """(workdir, loaded Sot) of a generated SoT, with plugin and floor configurations next to it."""
     from sot_gen import write_sot
-    from ansible_collections.netboot.fleet.plugins.module_utils import sot
+    from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
     workdir = tmp_path_factory.mktemp("generated")
     source = write_sot(str(workdir / "sot.json"), MACHINES, rack_size=40, dual_stack_racks=1)

@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from pxe_testlib import EMBEDDED_SOT  # noqa: E402
-from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # noqa: E402
 

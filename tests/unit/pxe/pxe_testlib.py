@@ -9,7 +9,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.par
 if os.path.join(REPO, "collections") not in sys.path:
     sys.path.insert(0, os.path.join(REPO, "collections"))
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # noqa: E402
 
 EMBEDDED_SOT = os.path.join(REPO, "inventory", "sot")

@@ -9,7 +9,7 @@ import pytest
 
 from pxe_testlib import EMBEDDED_SOT
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe.sot_archive import pack, unpack
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
 
 def test_directory_roundtrip_keeps_templates_and_skips_hidden(sot_copy, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from pxe_testlib import DATA_DIR, EMBEDDED_SOT, GOLDEN_DIR, render_tree
 from golden import assert_golden
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import sync as asset_sync
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe

@@ -5,7 +5,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
 CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "sot_corpus")
 BAD = os.path.join(CORPUS, "bad")

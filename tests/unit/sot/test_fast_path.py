@@ -14,7 +14,7 @@ import random
 import pytest
 import yaml
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import loader
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")

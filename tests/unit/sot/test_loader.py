@@ -7,7 +7,7 @@ import random
 import pytest
 import yaml
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")
 EMBEDDED = os.path.join(REPO, "inventory", "sot")

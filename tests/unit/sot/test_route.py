@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import cache, route
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")

@@ -8,7 +8,7 @@ import shutil
 import pytest
 import yaml
 
-from ansible_collections.netboot.fleet.plugins.module_utils import sot
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import cache as sot_cache
 
 HERE = os.path.dirname(os.path.abspath(__file__))
