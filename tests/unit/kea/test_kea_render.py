@@ -191,7 +191,7 @@ def test_settings_from_role_variables_are_checked():
         kea.Settings.from_dict({"interfaces4": {"eth0": 1}, "valid_lifetme": 5, "multi_threading": "maybe",
                                 "dhcp_socket_type": "tcp"})
     problems = "\n".join(error.value.problems)
-    for expected in ("'interfaces4' is of type dict", "settings.valid_lifetme: unknown", "'multi_threading'",
+    for expected in ("argument 'interfaces4' is of type", "settings.valid_lifetme: unknown", "'multi_threading'",
                      "value of dhcp_socket_type must be one of: udp, raw"):
         assert expected in problems
     with pytest.raises(kea.KeaRenderError, match="settings.server_duid: '00:09:01' is not a DUID-LLT"):
