@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render an anycast DHCP node's BIRD2 configuration and health-check configuration from the SoT.
 
-Pure: a validated Sot (plugins/module_utils/sot.py), the node's name and Settings in, text or
+Pure: a validated Sot (plugins/module_utils/sot/), the node's name and Settings in, text or
 a dict out. No I/O, no Ansible; two renders of the same input are identical.
 
 Where each part comes from (one hop):

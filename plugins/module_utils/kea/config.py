@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render ISC Kea DHCPv4/DHCPv6 configuration from the source of truth.
 
-Pure: a validated Sot (plugins/module_utils/sot.py) and server Settings in, a
+Pure: a validated Sot (plugins/module_utils/sot/) and server Settings in, a
 ``{"Dhcp4": ...}`` / ``{"Dhcp6": ...}`` dict out. No I/O, no Ansible. Lists are
 sorted and dumps() sorts keys, so two renders of the same SoT are byte-identical.
 
