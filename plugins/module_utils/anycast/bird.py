@@ -213,6 +213,15 @@ def _bfd(settings: Settings) -> list:
     ]
 
 
+def bird_string(text: str) -> str:
+    """text as a BIRD string literal. BIRD strings have no escapes: a quote or a line break would end the string
+    and let the rest be read as configuration, so such text is refused (the loader refuses it first)."""
+    if '"' in text or "\\" in text or any(ord(char) < 0x20 or ord(char) == 0x7f for char in text):
+        raise BgpRenderError(["%r cannot be written inside a BIRD string (quote, backslash or control character)"
+                              % text])
+    return '"%s"' % text
+
+
 def _export_filter(address: str, family: int) -> str:
     return "if %s && net ~ [ %s/%d ] then accept; reject;" % (ANNOUNCE_CONSTANT, address, 32 if family == 4 else 128)
 
@@ -222,7 +231,7 @@ def _session(node, peer, anycast: dict, settings: Settings) -> list:
     local = node.address6 if family == 6 else node.address
     lines = [
         "protocol bgp %s {" % session_name(peer),
-        '  description "%s %s AS%d";' % (peer.name or "peer", peer.address, peer.asn),
+        '  description %s;' % bird_string("%s %s AS%d" % (peer.name or "peer", peer.address, peer.asn)),
         "  local %s as %d;" % (local, node.asn),
         "  neighbor %s as %d;" % (peer.address, peer.asn),
         "  hold time %d;" % settings.hold_time,

@@ -33,6 +33,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.pxe.layout import HT
 
 try:
     import jinja2
+    import jinja2.sandbox
     HAS_JINJA2 = True
 except ImportError:  # pragma: no cover - reported by the module with an install hint
     HAS_JINJA2 = False
@@ -130,7 +131,8 @@ class Templates:
     def __init__(self, texts: dict, profile_texts: dict | None = None):
         if not HAS_JINJA2:  # pragma: no cover
             raise ImportError("netboot.fleet PXE rendering needs the Python library Jinja2 (python3-jinja2)")
-        self.env = jinja2.Environment(
+        # The sandbox: templates can come with the SoT (a profile's template), and they render on the nodes as root.
+        self.env = jinja2.sandbox.ImmutableSandboxedEnvironment(
             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
             trim_blocks=True, lstrip_blocks=True, autoescape=False)
         # The output is config (YAML, kickstart), not HTML: plain JSON, without Jinja's HTML

@@ -20,13 +20,16 @@ from ansible_collections.netboot.fleet.plugins.module_utils.problems import Prob
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import RESERVED_GROUPS
 
 
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", re.I)
+# \Z, not $: $ also matches before a final newline.
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\Z", re.I)
 # Networks, racks and profiles become inventory groups and file names: keep them group-safe.
-GROUP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-DUID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){1,129}$")
-LABEL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
-PACKAGE_RE = re.compile(r"^[A-Za-z0-9@][A-Za-z0-9_.+:@-]*$")
-DOTTED_RE = re.compile(r"^[0-9.]+$")
+GROUP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
+DUID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){1,129}\Z")
+LABEL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}\Z")
+PACKAGE_RE = re.compile(r"^[A-Za-z0-9@][A-Za-z0-9_.+:@-]*\Z")
+DOTTED_RE = re.compile(r"^[0-9.]+\Z")
+# Control characters but tab (kernel command lines may hold tabs).
+CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class SotError(ProblemsError):
@@ -65,7 +68,7 @@ FIELDS = {
 }
 FIELD_SETS = {kind: frozenset(spec) for kind, spec in FIELDS.items()}
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a mapping"}
-CANONICAL_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+CANONICAL_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
 # The same without the repeated group (half the cost) and without accepting a final newline: the fast path
 # may be stricter than build_machine (a record it declines is checked by build_machine), never laxer.
 FAST_MAC_RE = re.compile(r"[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}\Z")

@@ -14,7 +14,7 @@ except ImportError:  # pragma: no cover - reported by files.read_sources
     pass
 
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import (
-    CANONICAL_MAC_RE, DOTTED_RE, DUID_RE, LABEL_KEY_RE, PACKAGE_RE, Checker, describe, inside,
+    CANONICAL_MAC_RE, CONTROL_RE, DOTTED_RE, DUID_RE, LABEL_KEY_RE, PACKAGE_RE, Checker, describe, inside,
     is_network_or_broadcast, parse_ip, text_of)
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import (
     BMC_PROTOCOLS, FIRMWARES, INSTALLERS, Bmc, DhcpNode, Fabric, Machine, Network, Peer, Profile, Subnet)
@@ -60,6 +60,7 @@ def build_dhcp_node(raw, where, fabric_asn, problems):
             continue
         peer = check.ip(peer_raw["address"], prefix + "address")
         check.asn(peer_raw["asn"], prefix + "asn")
+        check.hostname(peer_raw.get("name"), prefix + "name")
         if peer is None:
             continue
         if peer.text in (peer_known.address for peer_known in peers):
@@ -145,6 +146,11 @@ def build_profile(name, raw, where, problems):
         value = raw.get(key)
         if type(value) is str and (not value.strip() or "\n" in value or ".." in value.split("/")):
             check.fail(key, "%r is not a usable path or URL (empty, multi-line or with '..')" % value)
+    # Written into boot scripts and answer files one line each: a line break would add lines of its own.
+    for key in ("cmdline", "disk"):
+        value = raw.get(key)
+        if type(value) is str and CONTROL_RE.search(value):
+            check.fail(key, "%r holds a line break or another control character" % value)
     if not check.ok:
         return None
     return Profile(name=name, installer=raw["installer"], kernel=raw["kernel"], initrd=raw["initrd"],

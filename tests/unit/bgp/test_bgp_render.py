@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -77,7 +78,6 @@ def test_probe_asks_a_pool_else_a_reservation(embedded):
 
 
 def _no_pool(network):
-    import dataclasses
     return dataclasses.replace(
         network, ipv4=dataclasses.replace(network.ipv4, pool=None) if network.ipv4 else None,
         ipv6=dataclasses.replace(network.ipv6, pool=None) if network.ipv6 else None)
@@ -107,7 +107,6 @@ def test_unknown_node(embedded):
 
 
 def test_ipv6_peer_needs_address6_and_anycast(embedded):
-    import dataclasses
     node = embedded.dhcp_nodes[0]
     ipv4_peers = tuple(peer for peer in node.peers if ":" not in peer.address)
     odd = dataclasses.replace(node, address6=None, peers=ipv4_peers + (sot.Peer("2001:db8:ff::1", 65000, "tor1"),))
@@ -120,7 +119,6 @@ def test_ipv6_peer_needs_address6_and_anycast(embedded):
 
 
 def test_node_without_peers_and_duplicate_session_names(embedded):
-    import dataclasses
     node = embedded.dhcp_nodes[0]
     lonely = dataclasses.replace(node, peers=())
     twins = dataclasses.replace(node, peers=(sot.Peer("192.0.2.0", 65000, "tor"), sot.Peer("192.0.2.4", 65001, "tor")))
@@ -140,3 +138,13 @@ def test_render_node():
     rendered = bgp.render_node(sot.load(EMBEDDED), "dhcp-a2", bgp.Settings.from_dict({"anycast_device": "ifb7"}))
     assert 'via "ifb7"' in rendered["bird"] and rendered["healthcheck"]["node"] == "dhcp-a2"
     assert rendered["anycast"] == {"ipv4": "203.0.113.53", "ipv6": "2001:db8:53::53"}
+
+
+def test_a_peer_name_that_would_end_its_bird_string_is_refused(embedded):
+    """Defence in depth behind the loader: the renderer never writes a quote or a line break into a BIRD string."""
+    node = embedded.dhcp_nodes[0]
+    for name in ('tor1"; password "x', "tor1\n}", "tor1\\"):
+        peers = (dataclasses.replace(node.peers[0], name=name),) + node.peers[1:]
+        fleet = dataclasses.replace(embedded, dhcp_nodes=(dataclasses.replace(node, peers=peers),) + embedded.dhcp_nodes[1:])
+        with pytest.raises(bgp.BgpRenderError, match="cannot be written inside a BIRD string"):
+            bgp.render_bird(fleet, node.name)

@@ -191,3 +191,15 @@ def test_a_domain_grub_would_quote_is_quoted_for_grub(fleet, templates):
     context = pxe.Renderer(odd, templates).context(machine)
     assert context["domain"] == "it's;odd"
     assert context["kernel_args_grub"] == pxe.grub_args(context["kernel_args"])
+
+
+def test_a_template_from_the_sot_runs_in_the_sandbox(fleet):
+    """A profile's own template comes with the SoT and renders on the nodes as root: no way out of Jinja's sandbox."""
+    profile = fleet.profiles[0]
+    texts = pxe.read_templates()
+    escape = "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"
+    templates = pxe.Templates(texts, {profile.name: escape})
+    hostile = dataclasses.replace(fleet, profiles=(dataclasses.replace(profile, template="evil.cfg"),) + fleet.profiles[1:])
+    machine = next(machine for machine in hostile.machines if machine.profile == profile.name)
+    with pytest.raises(pxe.PxeError, match="unsafe"):
+        pxe.Renderer(hostile, templates).machine_files(machine)
