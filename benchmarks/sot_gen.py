@@ -51,7 +51,8 @@ def generate(machines=100000, rack_size=40, dual_stack_racks=2):
             "network": "r%05d" % rack,
             "rack": "r%05d" % rack,
             "profile": ("debian12", "rocky9", "ubuntu2404")[index % 3],
-            "firmware": FIRMWARES[index % 3],
+            # Legacy BIOS PXE is IPv4 only: IPv6-only machines boot UEFI.
+            "firmware": FIRMWARES[index % 3] if rack < dual_stack_racks else FIRMWARES[1 + index % 2],
             "bmc": {"address": "2001:db8:b::%x:%x" % divmod(index + 1, 0x10000), "protocol": "ipmi"},
         }
         if rack < dual_stack_racks:

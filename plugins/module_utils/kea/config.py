@@ -35,7 +35,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.problems import Prob
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
 
 try:
-    from netaddr import IPAddress, IPNetwork, IPRange
+    from netaddr import IPAddress, IPNetwork
     HAS_NETADDR = True
 except ImportError:  # pragma: no cover - reported by callers with an install hint
     HAS_NETADDR = False
@@ -295,16 +295,6 @@ def _pools(subnet):
     return [{"pool": subnet.pool}] if subnet.pool else []
 
 
-def _out_of_pool(subnet, addresses) -> bool:
-    """True when no reserved address lies in the pool: Kea may then skip the check that a pool
-    address is reserved for someone else (faster allocation, same answers)."""
-    if not subnet.pool:
-        return True
-    first, last = subnet.pool.split("-")
-    pool = IPRange(first, last)
-    return not any(IPAddress(address) in pool for address in addresses)
-
-
 def _subnet4(network, ident, machines) -> dict:
     subnet = network.ipv4
     options = [{"name": "routers", "data": subnet.gateway}]
@@ -322,7 +312,9 @@ def _subnet4(network, ident, machines) -> dict:
         "pools": _pools(subnet),
         "option-data": options,
         "reservations": reservations,
-        "reservations-out-of-pool": _out_of_pool(subnet, [r["ip-address"] for r in reservations]),
+        # The loader keeps reserved addresses out of the pools (sot/records.py check_in_network): Kea may skip
+        # the check that a pool address is reserved for someone else.
+        "reservations-out-of-pool": True,
         "user-context": {"network": network.name},
     }
 
@@ -351,7 +343,7 @@ def _subnet6(network, ident, machines) -> dict:
         "pools": _pools(subnet),
         "option-data": options,
         "reservations": reservations,
-        "reservations-out-of-pool": _out_of_pool(subnet, [r["ip-addresses"][0] for r in reservations]),
+        "reservations-out-of-pool": True,  # as in _subnet4
         "user-context": {"network": network.name},
     }
 
