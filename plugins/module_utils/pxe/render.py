@@ -28,7 +28,7 @@ import re
 from urllib.parse import urlsplit
 
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
-from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout, patterns
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import escape, layout, patterns
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe.layout import HTTP, INSTALLER_FILES, TFTP
 
 try:
@@ -116,6 +116,14 @@ def read_profile_templates(fleet) -> dict:
     if problems:
         raise PxeError(problems)
     return texts
+
+
+def _guard(check, value, where):
+    """check(value) (pxe/escape.py), its UnsafeValue as a PxeError naming where."""
+    try:
+        check(value)
+    except escape.UnsafeValue as exc:
+        raise PxeError(["%s.%s" % (where, exc)]) from None
 
 
 _JSON_ENCODE = json.JSONEncoder(sort_keys=True).encode  # one encoder: json.dumps(**kwargs) builds one per call
@@ -304,6 +312,11 @@ class Renderer:
     # -- validation -------------------------------------------------------
 
     def _check(self):
+        for base in (self.base4, self.base6):
+            try:
+                escape.check_word("http_url", base)
+            except escape.UnsafeValue as exc:
+                self._problems.append(str(exc))
         if self._unknown_loaders:
             self._problems.append("unknown loader(s) %s (known: %s)"
                                   % (", ".join(self._unknown_loaders), ", ".join(LOADERS)))
@@ -358,6 +371,7 @@ class Renderer:
             if network.ipv6:
                 values.update(ipv6_prefixlen=IPNetwork(network.ipv6.prefix).prefixlen,
                               ipv6_gateway=network.ipv6.gateway)
+            _guard(escape.check_values, values, "%s: networks %s" % (network.source, name))
             cached = self._networks[name] = (values, _digest(network.as_dict()))
         return cached
 
@@ -378,6 +392,7 @@ class Renderer:
                                   initrd_grub=grub_path(values["initrd_url"]))
                 except ValueError:  # only bios/uefi-http machines use this profile: no GRUB lines
                     values.update(kernel_grub=None, initrd_grub=None)
+            _guard(escape.check_values, values, "%s: profiles.%s" % (profile.source, profile.name))
             answer = "profile:" + profile.name if profile.template else INSTALLER_FILES[profile.installer][0][1]
             # as_dict(): the records without their source path (the module unpacks the SoT to a new
             # temporary directory every run; that must not re-render every machine).
@@ -406,6 +421,10 @@ class Renderer:
         return self._context(machine, self._group(machine))
 
     def _context(self, machine, group):
+        try:
+            escape.check_machine(machine)
+        except escape.UnsafeValue as exc:
+            raise PxeError(["%s: machines %s.%s" % (machine.source, escape.shown(machine.name), exc)]) from None
         group_context, _fingerprint, _answer = group
         context = group_context.copy()
         context["name"] = name = machine.name

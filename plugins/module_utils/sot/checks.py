@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - reported by files.read_sources
     pass
 
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import Problem, ProblemsError
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe.escape import BOOT_ARGS_UNSAFE_RE, LINE_BREAK_RE, WORD_CHARS
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import GENERATED_GROUP_PREFIXES, RESERVED_GROUPS
 
 
@@ -31,10 +32,9 @@ DUID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){1,129}\Z")
 LABEL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}\Z")
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9@][A-Za-z0-9_.+:@-]*\Z")
 DOTTED_RE = re.compile(r"^[0-9.]+\Z")
-# Control characters but tab (kernel command lines may hold tabs).
-CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-# A profile's kernel or initrd: an http(s) URL, or a path relative to the HTTP root; no white space.
-ASSET_RE = re.compile(r"(https?://[^\s/?#]+/[^\s\x00-\x1f\x7f]*|(?![/\\])(?!.*://)[^\s\x00-\x1f\x7f]+)\Z")
+# A profile's kernel or initrd: an http(s) URL, or a path relative to the HTTP root; of the characters every
+# boot file can hold (pxe/escape.py: the renderer refuses the others too).
+ASSET_RE = re.compile(r"(https?://[^/?#]+/[%s]*|(?![/%%-])(?!.*://)[%s]+)\Z" % (WORD_CHARS, WORD_CHARS))
 # A profile's disk: a device path as installers take it (by-id and by-path names hold ':' and '+').
 DISK_RE = re.compile(r"/dev/[A-Za-z0-9/_.:+-]{1,200}\Z")
 # Free text (a profile's cmdline, a label's value) is written into boot scripts and host variables: bounded.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import (
-    BMC_SPECIAL_ALLOWED, DOTTED_RE, DUID_RE, FAST_MAC_RE, FIELD_SETS, FREE_TEXT_MAX, GROUP_NAME_RE, HOSTNAME_RE, LABEL_KEY_RE, NEVER_HOSTS,
+    BMC_SPECIAL_ALLOWED, DOTTED_RE, DUID_RE, FAST_MAC_RE, FIELD_SETS, FREE_TEXT_MAX, GROUP_NAME_RE, HOSTNAME_RE, LABEL_KEY_RE, LINE_BREAK_RE, NEVER_HOSTS,
     ZERO_MAC, reserved_hosts)
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import BMC_PROTOCOLS, FIRMWARES, RESERVED_GROUPS, Bmc, Machine
 
@@ -35,6 +35,7 @@ def fast_machine_builder(networks, profile_names):
     racks = set()  # rack names already checked: a rack is named by its 40 or so machines
     inet_pton, inet_ntop, af_inet, af_inet6 = socket.inet_pton, socket.inet_ntop, socket.AF_INET, socket.AF_INET6
     label_types = (str, int, float, bool)
+    line_break = LINE_BREAK_RE.search
     # A BMC address whose first byte a special-purpose block (loopback, ...) starts with is left to build_machine.
     special_first_bytes = {af_inet: _first_bytes(4), af_inet6: _first_bytes(6)}
 
@@ -99,7 +100,7 @@ def fast_machine_builder(networks, profile_names):
                 return None
             for key, value in labels.items():
                 if type(key) is not str or not label_key(key) or not isinstance(value, label_types) \
-                        or type(value) is str and len(value) > FREE_TEXT_MAX:
+                        or type(value) is str and (len(value) > FREE_TEXT_MAX or line_break(value)):
                     return None
         bmc_address, protocol, port = bmc.get("address"), bmc.get("protocol"), bmc.get("port")
         if (type(bmc_address) is not str or type(protocol) is not str or protocol not in BMC_PROTOCOLS

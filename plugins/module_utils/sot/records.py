@@ -14,7 +14,7 @@ except ImportError:  # pragma: no cover - reported by files.read_sources
     pass
 
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import (
-    ASSET_RE, BMC_SPECIAL_ALLOWED, CANONICAL_MAC_RE, CONTROL_RE, DISK_RE, DOTTED_RE, DUID_RE, FREE_TEXT_MAX, LABEL_KEY_RE, PACKAGE_RE,
+    ASSET_RE, BMC_SPECIAL_ALLOWED, BOOT_ARGS_UNSAFE_RE, CANONICAL_MAC_RE, LINE_BREAK_RE, DISK_RE, DOTTED_RE, DUID_RE, FREE_TEXT_MAX, LABEL_KEY_RE, PACKAGE_RE,
     ZERO_MAC, Checker, describe, inside, not_a_host_of, parse_ip, reserved_hosts, shown, text_of)
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import (
     BMC_PROTOCOLS, FIRMWARES, GENERATED_GROUP_PREFIXES, INSTALLERS, Bmc, DhcpNode, Fabric, Machine, Network, Peer,
@@ -167,13 +167,14 @@ def build_profile(name, raw, where, problems):
         value = raw.get(key)
         if type(value) is str and (not ASSET_RE.match(value) or ".." in value.split("/")
                                    or key == "template" and "://" in value):
-            check.fail(key, "%s is not a usable %s (a relative path without '..'%s; no spaces or control characters)"
+            check.fail(key, "%s is not a usable %s (a relative path without '..'%s; letters, digits and ._:/@+%%=,~?[]()- "
+                            "only)"
                        % (shown(value), "path" if key == "template" else "path or URL",
                           "" if key == "template" else ", or an http(s):// URL"))
-    # Written into boot scripts and answer files one line each: a line break would add lines of its own.
+    # Written into boot scripts: a line break would add lines of its own, && and || chain iPXE commands.
     cmdline = raw.get("cmdline")
-    if type(cmdline) is str and CONTROL_RE.search(cmdline):
-        check.fail("cmdline", "%s holds a line break or another control character" % shown(cmdline))
+    if type(cmdline) is str and BOOT_ARGS_UNSAFE_RE.search(cmdline):
+        check.fail("cmdline", "%s holds a line break or another control character, '&&', '||' or '${'" % shown(cmdline))
     disk = raw.get("disk")
     if type(disk) is str and not DISK_RE.match(disk):
         check.fail("disk", "%s is not a device path (/dev/ then letters, digits, '/', '_', '.', ':', '+', '-')"
@@ -230,6 +231,8 @@ def build_machine(raw, where, networks, profile_names, problems):
             check.fail("labels." + key, "must be a string, number or boolean, got %s" % describe(value))
         elif type(value) is str and len(value) > FREE_TEXT_MAX:
             check.fail("labels." + key, "%s is longer than %d characters" % (shown(value), FREE_TEXT_MAX))
+        elif type(value) is str and LINE_BREAK_RE.search(value):
+            check.fail("labels." + key, "%s holds a line break or another control character" % shown(value))
 
     if raw["network"] not in networks:
         check.fail("network", "unknown network %s (known: %s)" % (shown(raw["network"]), known(networks)))
