@@ -33,6 +33,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.kea.families import 
 from ansible_collections.netboot.fleet.plugins.module_utils import settings as settings_spec
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe.escape import LINE_BREAK_RE
 
 try:
     from netaddr import IPAddress, IPNetwork
@@ -295,14 +296,24 @@ def _pools(subnet):
     return [{"pool": subnet.pool}] if subnet.pool else []
 
 
+def _option_data(network, fieldname, values) -> str:
+    """values as the data of one option. Kea splits option data at commas: a value holding one, or a line
+    break, would add option values of its own. The loader refuses such values first; this holds without it."""
+    for value in values:
+        if type(value) is not str or not value or "," in value or LINE_BREAK_RE.search(value):
+            raise KeaRenderError(["%s: networks %s.%s: %s cannot be written into Kea option data (a comma or a "
+                                  "line break)" % (network.source, network.name, fieldname, ascii(value)[:80])])
+    return ", ".join(values)
+
+
 def _subnet4(network, ident, machines) -> dict:
     subnet = network.ipv4
     options = [{"name": "routers", "data": subnet.gateway}]
     dns = [server for server in network.dns_servers if ":" not in server]
     if dns:
-        options.append({"name": "domain-name-servers", "data": ", ".join(dns)})
+        options.append({"name": "domain-name-servers", "data": _option_data(network, "dns_servers", dns)})
     if network.domain:
-        options.append({"name": "domain-name", "data": network.domain})
+        options.append({"name": "domain-name", "data": _option_data(network, "domain", [network.domain])})
     reservations = _reservations4(machines)
     return {
         "id": ident,
@@ -332,9 +343,9 @@ def _subnet6(network, ident, machines) -> dict:
     options = []
     dns = [server for server in network.dns_servers if ":" in server]
     if dns:
-        options.append({"name": "dns-servers", "data": ", ".join(dns)})
+        options.append({"name": "dns-servers", "data": _option_data(network, "dns_servers", dns)})
     if network.domain:
-        options.append({"name": "domain-search", "data": network.domain})
+        options.append({"name": "domain-search", "data": _option_data(network, "domain", [network.domain])})
     reservations = _reservations6(machines)
     return {
         "id": ident,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -228,3 +229,17 @@ def test_no_pxe_address_renders_no_classes_and_kea_accepts_it(load_sot, tmp_path
     assert "client-classes" not in config["Dhcp6"]
     proc = kea_config_test("dhcp6", config, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("family", kea.FAMILIES)
+@pytest.mark.parametrize("field, value", [("domain", "r0.example.net, evil.example"),
+                                          ("dns_servers", ("192.0.2.53, 198.51.100.66", "2001:db8::53,2001:db8::66")),
+                                          ("domain", "r0.example.net\nx")])
+def test_option_data_kea_would_split_is_refused(embedded_sot, family, field, value):
+    """Defence in depth behind the loader: Kea splits option data at commas, so a value with one never reaches it."""
+    network = embedded_sot.networks[0]
+    hostile = dataclasses.replace(network, **{field: value})
+    fleet = dataclasses.replace(embedded_sot, networks=(hostile,) + embedded_sot.networks[1:])
+    with pytest.raises(kea.KeaRenderError, match=r"networks %s\.%s: .* cannot be written into Kea option data"
+                       % (network.name, field)):
+        kea.render(fleet, family)
