@@ -135,3 +135,27 @@ def cloud_config(text: str) -> tuple[bool, str]:
     errors = ["%s: %s: %s" % (where, "/".join(map(str, error.absolute_path)) or "(top)", error.message)
               for where, part in documents for error in validator.iter_errors(part)]
     return not errors, "\n".join(errors)
+
+
+def kickstart_files(texts: list[str]) -> list[tuple[bool, str]]:
+    """kickstart() of each text, in one ksvalidator run (it takes many files) while they all pass."""
+    tool = _tool("ksvalidator")
+    with tempfile.TemporaryDirectory(prefix="nbf-ks-") as tmp:
+        paths = []
+        for index, text in enumerate(texts):
+            paths.append(os.path.join(tmp, "ks%05d.cfg" % index))
+            with open(paths[-1], "w", encoding="utf-8") as handle:
+                handle.write(text)
+        proc = subprocess.run([tool, *paths], capture_output=True, text=True, check=False, timeout=TIMEOUT * 5,
+                              stdin=subprocess.DEVNULL)
+    if proc.returncode == 0:
+        return [(True, "")] * len(texts)
+    return [kickstart(text) for text in texts]
+
+
+def preseed_files(texts: list[str]) -> list[tuple[bool, str]]:
+    """preseed() of each text, in one run over their concatenation (each line stands alone) while they all pass."""
+    ok, _message = preseed("".join(text if text.endswith("\n") else text + "\n" for text in texts))
+    if ok:
+        return [(True, "")] * len(texts)
+    return [preseed(text) for text in texts]
