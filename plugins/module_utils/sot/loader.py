@@ -184,7 +184,8 @@ def validate(path: str, contents: list) -> Validated:
 
     # A machine naming a network or profile that failed its own validation gets no second,
     # misleading "unknown" error: names are looked up among everything declared.
-    declared_networks = {raw.get("name"): None for raw, _where in raws["networks"] if type(raw) is dict}
+    declared_networks = {raw["name"]: None for raw, _where in raws["networks"]
+                         if type(raw) is dict and type(raw.get("name")) is str}
     declared_networks.update(networks)
     machines, machines_with_where = _machines(machine_lists, declared_networks, networks, profile_raws, problems)
 
