@@ -91,7 +91,7 @@ def fast_machine_builder(networks, profile_names):
             duid = duid.lower()
             if not duid_form(duid):
                 return None
-        if rack is not None and rack not in racks:
+        if rack is not None and (type(rack) is not str or rack not in racks):
             if type(rack) is not str or not group_name(rack) or rack in RESERVED_GROUPS:
                 return None
             racks.add(rack)

@@ -41,7 +41,7 @@ FIELD_VALUES = {
     "network": ["rack12", "rack13", "rack99", "Rack12", 12, None],
     "profile": ["debian12", "rocky9", "", [], None],
     "firmware": ["bios", "uefi", "uefi-http", "UEFI", "efi", 1, None],
-    "rack": ["r1", "R_1", "_r", "1r", "r-1", "all", "machines", "a" * 63, "a" * 64, "r1\n", 1, None],
+    "rack": ["r1", "R_1", "_r", "1r", "r-1", "all", "machines", "a" * 63, "a" * 64, "r1\n", ["r1"], {"r": 1}, 1, None],
     "labels": [{}, {"role": "web"}, {"role": 1, "ok": True, "w": 0.5}, {"bad key": 1}, {"1role": "x"},
                {"role": ["a"]}, {"role": None}, {5: "x"}, {"role": "x" * 1024}, {"role": "x" * 1025}, {"role": "a\nb"},
                {"role": "a\u2028b"}, ["role"],
