@@ -53,9 +53,14 @@ def shown(value) -> str:
 
 
 def check_word(field, value):
-    if value is not None and (type(value) is not str or not WORD_RE.match(value)):
-        raise UnsafeValue(field, "%s cannot be written into a boot file (letters, digits and %s only; not starting "
-                                 "with '%%' or '-')" % (shown(value), "._:/@+%=,~?[]()-"))
+    """A word, or nothing (None, or "" where the renderer gives an unset value as empty text)."""
+    if value is not None and (type(value) is not str or value and not WORD_RE.match(value)):
+        refuse_word(field, value)
+
+
+def refuse_word(field, value):
+    raise UnsafeValue(field, "%s cannot be written into a boot file (letters, digits and %s only; not starting "
+                             "with '%%' or '-')" % (shown(value), "._:/@+%=,~?[]()-"))
 
 
 def check_values(values: dict):
@@ -84,6 +89,6 @@ def check_machine(machine):
     for field in ("name", "mac", "firmware", "ipv4", "ipv6", "rack"):
         value = getattr(machine, field)
         if value is not None and (type(value) is not str or not match(value)):
-            check_word(field, value)
+            refuse_word(field, value)
     if machine.labels:
         check_values({"labels": machine.labels})
