@@ -6,7 +6,7 @@ Hypothesis mutates every field of every record (set to hostile or random values,
 added, records duplicated, mappings and lists replaced). The loader and the renderers run per example; the
 real checkers run once per distinct rendered file at the end (kea -t per example would cost the budget).
 
-The budget: NBF_FUZZ_EXAMPLES examples (default 300), derandomized so CI runs the same examples every time;
+The budget: NBF_FUZZ_EXAMPLES examples (default 500), derandomized so CI runs the same examples every time;
 NBF_FUZZ_RANDOM=1 draws new ones (a longer local hunt: NBF_FUZZ_EXAMPLES=5000 NBF_FUZZ_RANDOM=1).
 """
 
@@ -30,7 +30,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as so
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")
 EMBEDDED = os.path.join(REPO, "inventory", "sot")
-EXAMPLES = int(os.environ.get("NBF_FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("NBF_FUZZ_EXAMPLES", "500"))
 # A report line is bounded: its file path, record, field and a message whose echoed value is cut.
 PROBLEM_MAX = 600
 # Line breaks of some target syntax (YAML breaks lines at NEL and the Unicode separators).
