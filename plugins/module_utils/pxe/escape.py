@@ -84,8 +84,18 @@ def check_values(values: dict):
 
 
 def check_machine(machine):
-    """check_values for what a machine adds to its group's values (the hot path: one match per field)."""
+    """check_values for what a machine adds to its group's values. The hot path: one match per field, and the
+    field named only when one fails."""
     match = WORD_RE.match
+    try:
+        if (match(machine.name) and match(machine.mac) and match(machine.firmware)
+                and (machine.ipv4 is None or match(machine.ipv4)) and (machine.ipv6 is None or match(machine.ipv6))
+                and (machine.rack is None or match(machine.rack))):
+            if machine.labels:
+                check_values({"labels": machine.labels})
+            return
+    except TypeError:  # not a string
+        pass
     for field in ("name", "mac", "firmware", "ipv4", "ipv6", "rack"):
         value = getattr(machine, field)
         if value is not None and (type(value) is not str or not match(value)):

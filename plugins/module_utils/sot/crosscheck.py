@@ -77,8 +77,8 @@ def cross_checks(fabric, nodes, machines, networks, problems):
     _unique(machines, lambda m: name_key(m.name), "name", "name", problems, seen=names, shown=lambda m: m.name)
     _unique(machines, lambda m: m.mac, "mac", "MAC", problems)
     _unique(machines, lambda m: m.duid, "duid", "DUID", problems)
-    _unique(machines, lambda m: "%s port %d" % bmc_endpoint(m.bmc.address, m.bmc.port, m.bmc.protocol),
-            "bmc.address", "BMC", problems)
+    _unique(machines, lambda m: bmc_endpoint(m.bmc.address, m.bmc.port, m.bmc.protocol), "bmc.address", "BMC",
+            problems, shown=lambda m: "%s port %d" % bmc_endpoint(m.bmc.address, m.bmc.port, m.bmc.protocol))
     # Addresses that belong to the service itself: no node or machine may take them.
     service = {}
     if fabric is not None:
@@ -97,6 +97,8 @@ def cross_checks(fabric, nodes, machines, networks, problems):
     _unique(machines, lambda m: m.ipv6, "ipv6", "address", problems, seen=seen6)
     # A BMC on a data address: power control and installation traffic would reach the same interface.
     seen.update(seen6)
+    if seen.keys().isdisjoint([machine.bmc.address for machine, _where in machines]):
+        return
     for machine, where in machines:
         if machine.bmc.address in seen:
             problems.append(Problem(where.source, str(where), "bmc.address", "BMC %s is also the data address of %s"
