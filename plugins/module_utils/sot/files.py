@@ -58,6 +58,11 @@ if HAS_YAML:
         return shown(value)
 
 
+def _cut(text, limit=200):
+    """A parser's message, bounded: it may quote the input (a tag, a key) at any length."""
+    return text if len(text) <= limit else "%s... (%d characters)" % (text[:limit], len(text))
+
+
 def _json_object(pairs):
     """json.loads' object_pairs_hook: a dict, refusing a key written twice (JSON keys are always strings)."""
     mapping = dict(pairs)
@@ -99,15 +104,15 @@ def read_file(path: str, problems: list):
         problems.append(Problem(path, "file", "", "is nested too deeply to be a source of truth"))
         return None
     except ValueError as exc:
-        problems.append(Problem(path, "file", "", "is not valid JSON: %s" % exc))
+        problems.append(Problem(path, "file", "", "is not valid JSON: %s" % _cut(str(exc))))
         return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         problems.append(Problem(path, "file", "", "is not valid YAML: line %d, column %d: %s%s" % (
-            mark.line + 1, mark.column + 1, exc.problem, " (%s)" % exc.context if exc.context else "")))
+            mark.line + 1, mark.column + 1, _cut(exc.problem), " (%s)" % _cut(exc.context) if exc.context else "")))
         return None
     except yaml.YAMLError as exc:
-        problems.append(Problem(path, "file", "", "is not valid YAML: %s" % exc))
+        problems.append(Problem(path, "file", "", "is not valid YAML: %s" % _cut(str(exc))))
         return None
     if data is None:
         problems.append(Problem(path, "file", "", "is empty"))
