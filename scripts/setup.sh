@@ -30,7 +30,8 @@ schema="$STATE/cloud-init-schema/schema-cloud-config-v1.json"
 if [ ! -e "$schema" ]; then
   echo "setup: extracting cloud-init's cloud-config schema"
   scratch=$(mktemp -d)
-  (cd "$scratch" && apt-get download -qq cloud-init 2>/dev/null)
+  (cd "$scratch" && { apt-get download -qq cloud-init 2>/dev/null \
+                       || { apt-get update -qq && apt-get download -qq cloud-init 2>/dev/null; }; })
   dpkg-deb --fsys-tarfile "$scratch"/cloud-init_*.deb \
     | tar -x -C "$scratch" --wildcards '*/cloudinit/config/schemas/schema-cloud-config-v1.json'
   mkdir -p "$(dirname "$schema")"
