@@ -46,8 +46,8 @@ def fabric_outside_networks(fabric, where, networks, problems):
     if fabric is None:
         return
     addresses = [("anycast.ipv4", fabric.anycast_ipv4), ("anycast.ipv6", fabric.anycast_ipv6)]
-    addresses += [(fieldname, address) for fieldname, address in (("pxe.ipv4", fabric.pxe_ipv4),
-                                                                   ("pxe.ipv6", fabric.pxe_ipv6))
+    pxe = (("pxe.ipv4", fabric.pxe_ipv4), ("pxe.ipv6", fabric.pxe_ipv6))
+    addresses += [(fieldname, address) for fieldname, address in pxe
                   if address not in (fabric.anycast_ipv4, fabric.anycast_ipv6)]
     for fieldname, text in addresses:
         address = parse_ip(text) if text else None

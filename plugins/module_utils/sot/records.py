@@ -90,8 +90,8 @@ def _subnet(raw, check, fieldname, version):
     if not inside(gateway, prefix):
         check.fail(fieldname + ".gateway", "%s is outside the network's prefix %s" % (gateway.text, prefix))
     elif not_a_host_of(gateway.value, version, prefix):
-        check.fail(fieldname + ".gateway", "%s is %s of %s" % (gateway.text, not_a_host_of(gateway.value, version, prefix),
-                                                                 prefix))
+        what = not_a_host_of(gateway.value, version, prefix)
+        check.fail(fieldname + ".gateway", "%s is %s of %s" % (gateway.text, what, prefix))
     pool = raw.get("pool")
     if pool is not None:
         bounds = [parse_ip(part.strip()) for part in pool.split("-")]
