@@ -41,8 +41,9 @@ def build_image() -> None:
 
 
 class NetBoxContainer:
-    def __init__(self, name: str, http_port: int, redis_port: int, start_timeout: float = 300):
+    def __init__(self, name: str, http_port: int, redis_port: int, start_timeout: float = 300, dump: str = None):
         self.name = name
+        self.dump = dump  # a database dump to restore instead of the empty pre-migrated one
         self.http_port = http_port
         self.redis_port = redis_port
         self.start_timeout = start_timeout
@@ -76,9 +77,12 @@ class NetBoxContainer:
     def start(self) -> "NetBoxContainer":
         started = time.monotonic()
         self.podman("rm", "-f", "--ignore", self.name)
+        dump = []
+        if self.dump:
+            dump = ["-v", "%s:/nbx-dump/netbox.dump:ro" % os.path.abspath(self.dump), "-e", "NBX_DUMP=/nbx-dump/netbox.dump"]
         result = self.podman(
             "run", "-d", "--name", self.name, "--network", "host",
-            "-e", "NBX_HTTP_PORT=%d" % self.http_port, "-e", "NBX_REDIS_PORT=%d" % self.redis_port,
+            "-e", "NBX_HTTP_PORT=%d" % self.http_port, "-e", "NBX_REDIS_PORT=%d" % self.redis_port, *dump,
             "-v", "%s:/nbx:ro" % IMAGE_DIR, "-v", "%s:/run/nbx" % self.state, image())
         self.container_id = result.stdout.strip()
         try:
@@ -97,16 +101,23 @@ class NetBoxContainer:
                 raise RuntimeError("NetBox container %s stopped during start:\n%s" % (self.name, self.logs()))
             if os.path.exists(os.path.join(self.state, "token")):
                 try:
-                    answer = requests.get(self.url + "/api/status/", timeout=5,
+                    answer = requests.get(self.url + "/api/status/", timeout=30,
                                           headers={"Authorization": "Bearer " + self.token,
                                                    "Accept": "application/json"})
                     if answer.status_code == 200:
                         return
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):
                     pass
             time.sleep(0.5)
         raise RuntimeError("NetBox container %s not ready after %d s:\n%s" % (self.name, self.start_timeout,
                                                                               self.logs()))
+
+    def save_database(self, path: str) -> None:
+        """Writes NetBox's database as a pg_dump archive to path (atomically), to be restored by a later start."""
+        with open(path + ".tmp", "wb") as handle:
+            subprocess.run(["podman", "exec", self.container_id, "pg_dump", "-h", "/run/nbx-pg", "-U", "netbox",
+                            "-Fc", "netbox"], env=self.env, check=True, stdout=handle)
+        os.replace(path + ".tmp", path)
 
     def logs(self) -> str:
         return self.podman("logs", "--tail", "40", self.container_id, check=False).stdout[-4000:]

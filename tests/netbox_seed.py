@@ -5,7 +5,7 @@
     seeder.fleet(networks, machines)      # raw SoT records (as in the YAML files)
 
 The mapping read in reverse: each network becomes one prefix per family with role "provisioning" (its pool an IP
-range), each machine a device with a provisioning interface (MAC, addresses, primary IP) and a BMC interface
+range), each machine a device with a provisioning interface (its primary MAC, addresses, the primary IP) and a BMC interface
 holding its OOB IP. Objects are created in bulk requests of CHUNK.
 """
 
@@ -104,16 +104,12 @@ class Seeder:
                 "netboot_bmc_protocol": machine["bmc"]["protocol"], "netboot_bmc_port": machine["bmc"].get("port"),
                 "netboot_duid": machine.get("duid"), "netboot_labels": machine.get("labels")}}
             for machine in machines])
+        # An interface created with mac_address gets that MAC as its primary one (no MAC object to create).
         interfaces = self.bulk("POST", "dcim/interfaces/", [
-            item for device in devices for item in (
-                {"device": device["id"], "name": "eth0", "type": "25gbase-x-sfp28"},
+            item for machine, device in zip(machines, devices) for item in (
+                {"device": device["id"], "name": "eth0", "type": "25gbase-x-sfp28", "mac_address": machine["mac"]},
                 {"device": device["id"], "name": "bmc", "type": "1000base-t", "mgmt_only": True})])
         provisioning, bmc = interfaces[0::2], interfaces[1::2]
-        macs = self.bulk("POST", "dcim/mac-addresses/", [
-            {"mac_address": machine["mac"], "assigned_object_type": "dcim.interface", "assigned_object_id": interface["id"]}
-            for machine, interface in zip(machines, provisioning)])
-        self.bulk("PATCH", "dcim/interfaces/", [{"id": interface["id"], "primary_mac_address": mac["id"]}
-                                                for interface, mac in zip(provisioning, macs)])
         addresses, owners = [], []  # owners: (device index, device field) of each address
         for index, (machine, interface) in enumerate(zip(machines, provisioning)):
             for family in ("ipv4", "ipv6"):

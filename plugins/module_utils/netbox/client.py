@@ -21,6 +21,8 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 DEFAULT_PAGE_SIZE = 1000
 # Answers worth asking again: NetBox or its proxy overloaded or restarting.
 RETRIED_STATUSES = frozenset((429, 502, 503, 504))
+# Where the token comes from when no option gives it (the name netbox.netbox uses too).
+TOKEN_ENV = "NETBOX_TOKEN"
 # The most of an error answer quoted in a message.
 QUOTED = 300
 
@@ -42,6 +44,19 @@ class Connection:
 
     def __repr__(self) -> str:  # never the token
         return "Connection(url=%r)" % self.url
+
+    @classmethod
+    def from_options(cls, options: dict, environ: dict) -> "Connection":
+        """The connection the options of netbox_export or the inventory source describe; the token defaults to
+        TOKEN_ENV. Raises NetBoxError when there is no token or a number is out of range."""
+        token = options.get("token") or environ.get(TOKEN_ENV)
+        if not token:
+            raise NetBoxError("no NetBox token: set the option token or the environment variable %s" % TOKEN_ENV)
+        for name, lowest in (("timeout", 1), ("retries", 0), ("page_size", 1)):
+            if options[name] < lowest:
+                raise NetBoxError("%s must be at least %d, got %d" % (name, lowest, options[name]))
+        return cls(url=options["url"], token=token, validate_certs=options["validate_certs"],
+                   timeout=options["timeout"], retries=options["retries"], page_size=options["page_size"])
 
 
 class NetBoxClient:

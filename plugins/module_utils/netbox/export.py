@@ -45,7 +45,7 @@ def validated(mapped, sot_dir: str, dest: str):
     (its NetBox URL), so that every problem names the object to fix."""
     dest = os.path.abspath(dest)
     others = []
-    if os.path.isdir(sot_dir):
+    if os.path.exists(sot_dir):
         others = [sot.read_source(path) for path in sot.source_files(sot_dir) if os.path.abspath(path) != dest]
     contents = others + [(url, None, {"networks": [raw]}, []) for url, raw in mapped.networks]
     contents += [(url, None, {"machines": [raw]}, []) for url, raw in mapped.machines]

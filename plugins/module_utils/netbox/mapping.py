@@ -68,5 +68,7 @@ class Selection:
     prefix_role: str = "provisioning"
     provisioning_tag: str = "netboot-provisioning"
 
-    def problems(self) -> list:
-        return []
+    @classmethod
+    def from_options(cls, options: dict) -> "Selection":
+        return cls(**{name: tuple(options[name]) if isinstance(options[name], list) else options[name]
+                      for name in cls.__dataclass_fields__})

@@ -2,8 +2,9 @@
 # Entry point of the NetBox test container (tests/netbox_container.py runs it; the image is build.sh's).
 # Mounts: this directory at /nbx (read only), a host state directory at /run/nbx (token, logs).
 # Env: NBX_HTTP_PORT, NBX_REDIS_PORT (loopback; the container shares the host's network or a
-# namespace the test made). PostgreSQL restores the pre-migrated dump of this NetBox version
-# (seconds, instead of minutes of migrations) and listens on a socket inside the container only.
+# namespace the test made); NBX_DUMP, a database dump to restore (a path in the container; default:
+# the pre-migrated dump of this NetBox version, seconds instead of minutes of migrations).
+# PostgreSQL listens on a socket inside the container only.
 set -euo pipefail
 : "${NBX_HTTP_PORT:?}" "${NBX_REDIS_PORT:?}"
 state=/run/nbx
@@ -35,7 +36,7 @@ runuser -u postgres -- "$pgbin/initdb" -D /var/lib/nbx-pg -U postgres -A trust -
 runuser -u postgres -- "$pgbin/pg_ctl" -D /var/lib/nbx-pg -l /var/lib/nbx-pg/server.log -w \
   -o "-c listen_addresses='' -k /run/nbx-pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
 psql -q -h /run/nbx-pg -U postgres -c "CREATE USER netbox" -c "CREATE DATABASE netbox OWNER netbox"
-pg_restore -h /run/nbx-pg -U netbox -d netbox --no-owner "/nbx/netbox-$(cat /nbx/VERSION)-migrated.dump"
+pg_restore -h /run/nbx-pg -U netbox -d netbox --no-owner "${NBX_DUMP:-/nbx/netbox-$(cat /nbx/VERSION)-migrated.dump}"
 echo "database restored"
 
 "$venv/netbox" shell --no-imports --command "exec(open('/nbx/make_token.py').read())"
