@@ -25,12 +25,13 @@ class SeedError(Exception):
 
 
 class Seeder:
-    def __init__(self, url: str, token: str, prefix_role: str = "provisioning"):
+    def __init__(self, url: str, token: str, prefix_role: str = "provisioning", device_role: str = "server"):
         self.url = url.rstrip("/")
         self.session = requests.Session()
         self.session.headers.update({"Authorization": "Bearer " + token, "Content-Type": "application/json",
                                      "Accept": "application/json"})
         self.prefix_role = prefix_role
+        self.device_role = device_role
         self.ids = {}
 
     def api(self, method: str, path: str, data=None, params=None):
@@ -66,8 +67,8 @@ class Seeder:
         manufacturer = self.one("dcim/manufacturers/", {"slug": "generic"}, {"name": "Generic", "slug": "generic"})
         self.ids["device_type"] = self.one("dcim/device-types/", {"slug": "server"}, {
             "manufacturer": manufacturer, "model": "Server", "slug": "server", "u_height": 1})
-        self.ids["device_role"] = self.one("dcim/device-roles/", {"slug": "server"},
-                                           {"name": "Server", "slug": "server", "color": "2196f3"})
+        self.ids["device_role"] = self.one("dcim/device-roles/", {"slug": self.device_role},
+                                           {"name": self.device_role.title(), "slug": self.device_role, "color": "2196f3"})
 
     def networks(self, networks: list) -> None:
         prefixes, ranges = [], []
@@ -100,7 +101,7 @@ class Seeder:
             "name": machine["name"], "device_type": self.ids["device_type"], "role": self.ids["device_role"],
             "site": self.ids["site"], "rack": racks.get(machine.get("rack")), "status": "active",
             "custom_fields": {
-                "netboot_profile": machine["profile"], "netboot_firmware": machine["firmware"],
+                "netboot_profile": machine.get("profile"), "netboot_firmware": machine["firmware"],
                 "netboot_bmc_protocol": machine["bmc"]["protocol"], "netboot_bmc_port": machine["bmc"].get("port"),
                 "netboot_duid": machine.get("duid"), "netboot_labels": machine.get("labels")}}
             for machine in machines])
@@ -116,9 +117,10 @@ class Seeder:
                 if machine.get(family):
                     addresses.append(_address(machine[family], lengths[machine["network"]][family], interface["id"]))
                     owners.append((index, "primary_ip%s" % family[-1]))
-            bmc_address = machine["bmc"]["address"]
-            addresses.append(_address(bmc_address, 128 if ":" in bmc_address else 32, bmc[index]["id"]))
-            owners.append((index, "oob_ip"))
+            bmc_address = machine["bmc"].get("address")
+            if bmc_address:  # a machine without one stands for a device whose OOB IP nobody set
+                addresses.append(_address(bmc_address, 128 if ":" in bmc_address else 32, bmc[index]["id"]))
+                owners.append((index, "oob_ip"))
         created = self.bulk("POST", "ipam/ip-addresses/", addresses)
         patches = [{"id": device["id"]} for device in devices]
         for (index, key), address in zip(owners, created):
@@ -129,10 +131,14 @@ class Seeder:
     def fleet(self, networks: list, machines: list) -> list:
         self.schema()
         self.networks(networks)
-        lengths = {network["name"]: {family: int(network[family]["prefix"].split("/")[1])
-                                     for family in ("ipv4", "ipv6") if network.get(family)}
-                   for network in networks}
-        return self.machines(machines, lengths)
+        return self.machines(machines, prefix_lengths(networks))
+
+
+def prefix_lengths(networks: list) -> dict:
+    """{network name: {"ipv4": prefix length, "ipv6": prefix length}} of raw SoT networks."""
+    return {network["name"]: {family: int(network[family]["prefix"].split("/")[1])
+                              for family in ("ipv4", "ipv6") if network.get(family)}
+            for network in networks}
 
 
 def _address(address: str, length: int, interface: int) -> dict:
