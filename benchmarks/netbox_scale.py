@@ -47,9 +47,9 @@ def seeded_dump(machines: int, rack_size: int) -> str:
 
 def seed(args, fleet) -> dict:
     """Seeds a fresh NetBox through its API and keeps the database as a dump; the seeding figures."""
-    with NetBoxContainer("nbx-bench-seed", args.http_port, args.redis_port) as netbox:
+    with NetBoxContainer("nbx-bench-seed-%d" % args.machines, args.http_port, args.redis_port) as netbox:
         started = time.monotonic()
-        Seeder(netbox.url, netbox.token).fleet(fleet["networks"], fleet["machines"])
+        Seeder(netbox.url, netbox.token, parallel=3).fleet(fleet["networks"], fleet["machines"])
         seconds = time.monotonic() - started
         netbox.save_database(args.dump)
     return {"seed_seconds": round(seconds, 1), "seed_requests": netbox.requests_served()}
@@ -91,7 +91,7 @@ def main():
 
 
 def measure_all(args, fleet, figures):
-    with NetBoxContainer("nbx-bench", args.http_port, args.redis_port, dump=args.dump) as netbox, \
+    with NetBoxContainer("nbx-bench-%d" % args.machines, args.http_port, args.redis_port, dump=args.dump) as netbox, \
             tempfile.TemporaryDirectory(prefix="nbx-bench-") as work:
         figures["start_seconds"] = round(netbox.start_seconds, 1)
         env = dict(os.environ, NETBOX_TOKEN=netbox.token, NBX_URL=netbox.url,

@@ -12,12 +12,13 @@ holding its OOB IP. Objects are created in bulk requests of CHUNK.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox import mapping
 
-CHUNK = 500
+CHUNK = 250
 
 
 class SeedError(Exception):
@@ -25,18 +26,19 @@ class SeedError(Exception):
 
 
 class Seeder:
-    def __init__(self, url: str, token: str, prefix_role: str = "provisioning", device_role: str = "server"):
+    def __init__(self, url: str, token: str, prefix_role: str = "provisioning", device_role: str = "server",
+                 parallel: int = 1):
         self.url = url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers.update({"Authorization": "Bearer " + token, "Content-Type": "application/json",
-                                     "Accept": "application/json"})
+        self.headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json",
+                        "Accept": "application/json"}
+        self.parallel = parallel  # bulk requests in flight at once (NetBox runs several workers)
         self.prefix_role = prefix_role
         self.device_role = device_role
         self.ids = {}
 
     def api(self, method: str, path: str, data=None, params=None):
-        answer = self.session.request(method, "%s/api/%s" % (self.url, path), params=params, timeout=600,
-                                      data=json.dumps(data) if data is not None else None)
+        answer = requests.request(method, "%s/api/%s" % (self.url, path), params=params, timeout=1800,
+                                  headers=self.headers, data=json.dumps(data) if data is not None else None)
         if answer.status_code >= 400:
             raise SeedError("%s %s: HTTP %d: %s" % (method, path, answer.status_code, answer.text[:800]))
         return answer.json() if answer.text else None
@@ -47,10 +49,10 @@ class Seeder:
         return (found[0] if found else self.api("POST", path, payload))["id"]
 
     def bulk(self, method: str, path: str, items: list) -> list:
-        out = []
-        for start in range(0, len(items), CHUNK):
-            out.extend(self.api(method, path, items[start:start + CHUNK]))
-        return out
+        chunks = [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)]
+        with ThreadPoolExecutor(self.parallel) as pool:
+            answers = list(pool.map(lambda chunk: self.api(method, path, chunk), chunks))
+        return [item for answer in answers for item in answer]
 
     def schema(self) -> None:
         """The custom fields the mapping reads, a provisioning role and what devices need (site, type, role)."""
