@@ -51,8 +51,9 @@ def seed(args, fleet) -> dict:
         started = time.monotonic()
         Seeder(netbox.url, netbox.token, parallel=3).fleet(fleet["networks"], fleet["machines"])
         seconds = time.monotonic() - started
+        served = netbox.requests_served()
         netbox.save_database(args.dump)
-    return {"seed_seconds": round(seconds, 1), "seed_requests": netbox.requests_served()}
+    return {"seed_seconds": round(seconds, 1), "seed_requests": served}
 
 
 def measure(netbox, command, env) -> dict:
@@ -96,11 +97,12 @@ def measure_all(args, fleet, figures):
         figures["start_seconds"] = round(netbox.start_seconds, 1)
         env = dict(os.environ, NETBOX_TOKEN=netbox.token, NBX_URL=netbox.url,
                    PYTHONPATH=os.path.join(REPO, "collections"), ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-                   ANSIBLE_INVENTORY_CACHE="False")
-        sot_dir = os.path.join(work, "sot")
-        os.makedirs(sot_dir)
-        with open(os.path.join(sot_dir, "base.json"), "w", encoding="utf-8") as handle:
-            json.dump({key: fleet[key] for key in ("fabric", "dhcp_nodes", "profiles")}, handle)
+                   ANSIBLE_INVENTORY_CACHE="False", ANSIBLE_INVENTORY_ENABLED="netboot.fleet.netbox,netbox.netbox.nb_inventory")
+        # The local part (fabric, DHCP nodes, profiles): one copy the export writes beside, one the inventory reads.
+        for directory in ("sot", "export-sot"):
+            os.makedirs(os.path.join(work, directory))
+            with open(os.path.join(work, directory, "base.json"), "w", encoding="utf-8") as handle:
+                json.dump({key: fleet[key] for key in ("fabric", "dhcp_nodes", "profiles")}, handle)
         ours = os.path.join(work, "fleet.netbox.yml")
         with open(ours, "w", encoding="utf-8") as handle:
             handle.write("plugin: netboot.fleet.netbox\nurl: %s\nsot: sot/\nexport_dir: %s/export\n" % (netbox.url, work))
@@ -108,7 +110,7 @@ def measure_all(args, fleet, figures):
         with open(theirs, "w", encoding="utf-8") as handle:
             handle.write(NB_INVENTORY % netbox.url)
         runs = {
-            "export": [sys.executable, "-c", EXPORT_SCRIPT, sot_dir],
+            "export": [sys.executable, "-c", EXPORT_SCRIPT, os.path.join(work, "export-sot")],
             "inventory": ["ansible-inventory", "-i", ours, "--list", "--output", os.path.join(work, "ours.json")],
             "nb_inventory": ["ansible-inventory", "-i", theirs, "--list", "--output", os.path.join(work, "theirs.json")],
         }

@@ -92,12 +92,12 @@ class NetBoxClient:
             raise NetBoxError("NetBox at %s refused the GraphQL query: %s" % (self.base_url, _quote(messages)))
         return document["data"]
 
-    def pages(self, list_name: str, fields: str, filters: str = "") -> list:
+    def pages(self, list_name: str, fields: str) -> list:
         """Every object of the GraphQL list list_name (e.g. "device_list"), in pages of page_size ordered by id.
         Requests made: objects / page_size + 1, whatever else the fleet holds."""
         limit = self.connection.page_size
-        query = "query ($start: Int!, $limit: Int!) { items: %s(%spagination: {start: $start, limit: $limit}) { id %s } }" % (
-            list_name, "filters: %s, " % filters if filters else "", fields)
+        query = "query ($start: Int!, $limit: Int!) { items: %s(pagination: {start: $start, limit: $limit}) { id %s } }" % (
+            list_name, fields)
         objects, start = [], 0
         while True:
             page = self.graphql(query, {"start": start, "limit": limit})["items"]
