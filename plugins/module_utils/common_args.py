@@ -10,3 +10,16 @@ SOT_ARGS = {"sot": {"type": "path"}}
 SOT_HOSTVAR = "netboot_sot_source"
 # Where the controller keeps its caches unless told otherwise (kea_hosts' cache_dir, the SoT route's load cache).
 DEFAULT_CACHE_DIR = "~/.cache/netboot.fleet"
+# doc_fragments/netbox.py: how to reach NetBox and which objects become SoT records (module_utils/netbox/).
+NETBOX_ARGS = {
+    "url": {"type": "str", "required": True},
+    "validate_certs": {"type": "bool", "default": True},
+    "timeout": {"type": "int", "default": 60},
+    "retries": {"type": "int", "default": 3},
+    "page_size": {"type": "int", "default": 1000},
+    "device_statuses": {"type": "list", "elements": "str", "default": ["active", "planned", "staged"]},
+    "device_roles": {"type": "list", "elements": "str", "default": []},
+    "device_tags": {"type": "list", "elements": "str", "default": []},
+    "prefix_role": {"type": "str", "default": "provisioning"},
+    "provisioning_tag": {"type": "str", "default": "netboot-provisioning"},
+}

@@ -9,6 +9,8 @@
 set -euo pipefail
 # shellcheck source=tests/images/podman-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/podman-env.sh"
+# shellcheck source=tests/images/debootstrap-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/debootstrap-lib.sh"
 
 # Bump when the recipe below changes in a way that changes the rootfs.
 RECIPE=1
@@ -28,35 +30,9 @@ if [ "$(image_key)" = "$key" ]; then
   exit 0
 fi
 
-# The Debian mirror this host already uses: the first apt source that serves $SUITE main.
-debian_mirror() {
-  python3 - "$SUITE" <<'PY'
-import glob, re, sys
-suite = sys.argv[1]
-def entries():
-    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-        for stanza in re.split(r"\n\s*\n", open(path).read()):
-            fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.M))
-            if "deb" in fields.get("Types", "").split() and fields.get("Enabled", "yes") != "no":
-                for uri in fields.get("URIs", "").split():
-                    yield uri, fields.get("Suites", "").split(), fields.get("Components", "").split()
-    for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
-        for line in open(path):
-            words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
-            if len(words) >= 4 and words[0] == "deb":
-                yield words[1], [words[2]], words[3:]
-for uri, suites, components in entries():
-    if suite in suites and "main" in components:
-        print(uri)
-        break
-else:
-    sys.exit(f"no apt source serves '{suite} main'; set NBF_DEBIAN_MIRROR")
-PY
-}
-
 build_rootfs() {
   local mirror rootfs=$NBF_WORK/rootfs-$key
-  mirror=${NBF_DEBIAN_MIRROR:-$(debian_mirror)}
+  mirror=${NBF_DEBIAN_MIRROR:-$(debian_mirror "$SUITE")}
   echo "debootstrap $SUITE from $mirror into $rootfs"
   # shellcheck disable=SC2064 # expand now: the trap must clean this rootfs even if $rootfs changes
   trap "unmount_under '$rootfs'" EXIT
@@ -92,14 +68,6 @@ build_rootfs() {
   mv -f "$tarball.tmp" "$tarball"
   rm -rf "$rootfs"
   trap - EXIT
-}
-
-unmount_under() {
-  local mnt
-  # Deepest first; debootstrap's second stage mounts /proc and /sys inside the rootfs.
-  for mnt in $(findmnt -rn -o TARGET | grep -F "$1/" | sort -r); do
-    umount -l "$mnt"
-  done
 }
 
 # One build at a time: scenarios of several developers may start together on a cold machine.

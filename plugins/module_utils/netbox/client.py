@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: netboot.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small NetBox GraphQL client: bulk reads in pages as large as NetBox allows, retries with backoff.
+
+The token is sent in the Authorization header only; no message, exception or log line carries it. TLS
+certificates are verified unless validate_certs is False.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import dataclass
+
+from ansible.module_utils.urls import Request
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+
+# NetBox's own default ceiling on a page (its MAX_PAGE_SIZE); a larger limit is cut down to it.
+DEFAULT_PAGE_SIZE = 1000
+# Answers worth asking again: NetBox or its proxy overloaded or restarting.
+RETRIED_STATUSES = frozenset((429, 502, 503, 504))
+# Where the token comes from when no option gives it (the name netbox.netbox uses too).
+TOKEN_ENV = "NETBOX_TOKEN"
+# The most of an error answer quoted in a message.
+QUOTED = 300
+
+
+class NetBoxError(Exception):
+    """NetBox could not be read: unreachable, slow, refused the token, or answered something unusable."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach NetBox. token: a v2 token (nbt_<key>.<secret>, sent as Bearer) or a v1 token."""
+    url: str
+    token: str
+    validate_certs: bool = True
+    timeout: float = 60.0
+    retries: int = 3
+    backoff: float = 1.0
+    page_size: int = DEFAULT_PAGE_SIZE
+
+    def __repr__(self) -> str:  # never the token
+        return "Connection(url=%r)" % self.url
+
+    @classmethod
+    def from_options(cls, options: dict, environ: dict) -> "Connection":
+        """The connection the options of netbox_export or the inventory source describe; the token defaults to
+        TOKEN_ENV. Raises NetBoxError when there is no token or a number is out of range."""
+        token = options.get("token") or environ.get(TOKEN_ENV)
+        if not token:
+            raise NetBoxError("no NetBox token: set the option token or the environment variable %s" % TOKEN_ENV)
+        for name, lowest in (("timeout", 1), ("retries", 0), ("page_size", 1)):
+            if options[name] < lowest:
+                raise NetBoxError("%s must be at least %d, got %d" % (name, lowest, options[name]))
+        return cls(url=options["url"], token=token, validate_certs=options["validate_certs"],
+                   timeout=options["timeout"], retries=options["retries"], page_size=options["page_size"])
+
+
+class NetBoxClient:
+    """client.pages(query_name, fields) -> every object of one GraphQL list, read page by page."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.base_url = connection.url.rstrip("/")
+        scheme = "Bearer" if connection.token.startswith("nbt_") else "Token"
+        self._request = Request(
+            headers={"Authorization": "%s %s" % (scheme, connection.token), "Content-Type": "application/json",
+                     "Accept": "application/json"},
+            validate_certs=connection.validate_certs, timeout=connection.timeout, follow_redirects="none")
+        self.requests = 0
+
+    def object_url(self, path: str, ident) -> str:
+        """The NetBox page of one object, e.g. object_url("dcim/devices", 17)."""
+        return "%s/%s/%s/" % (self.base_url, path, ident)
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        """The data of one GraphQL query. Raises NetBoxError."""
+        body = json.dumps({"query": query, "variables": variables or {}})
+        answer = self._post(self.base_url + "/graphql/", body)
+        try:
+            document = json.loads(answer)
+        except ValueError:
+            raise NetBoxError("NetBox at %s answered GraphQL with something that is not JSON: %s"
+                              % (self.base_url, _quote(answer))) from None
+        errors = document.get("errors") if isinstance(document, dict) else None
+        if errors or not isinstance(document, dict) or not isinstance(document.get("data"), dict):
+            messages = "; ".join(str(error.get("message", error)) if isinstance(error, dict) else str(error)
+                                 for error in (errors or [document])[:3])
+            raise NetBoxError("NetBox at %s refused the GraphQL query: %s" % (self.base_url, _quote(messages)))
+        return document["data"]
+
+    def pages(self, list_name: str, fields: str) -> list:
+        """Every object of the GraphQL list list_name (e.g. "device_list"), in pages of page_size ordered by id.
+        Requests made: objects / page_size + 1, whatever else the fleet holds."""
+        limit = self.connection.page_size
+        query = "query ($start: Int!, $limit: Int!) { items: %s(pagination: {start: $start, limit: $limit}) { id %s } }" % (
+            list_name, fields)
+        objects, start = [], 0
+        while True:
+            page = self.graphql(query, {"start": start, "limit": limit})["items"]
+            objects.extend(page)
+            if len(page) < limit or not page:
+                return objects
+            start = int(page[-1]["id"]) + 1
+
+    def _post(self, url: str, body: str) -> str:
+        attempts = self.connection.retries + 1
+        for attempt in range(attempts):
+            self.requests += 1
+            try:
+                with self._request.open("POST", url, data=body) as response:
+                    return response.read().decode("utf-8", "replace")
+            except HTTPError as exc:
+                failure = "answered HTTP %d: %s" % (exc.code, _quote(_read_error(exc)))
+                if exc.code in (401, 403):
+                    raise NetBoxError("NetBox at %s refused the token: it %s" % (self.base_url, failure)) from None
+                if exc.code not in RETRIED_STATUSES:
+                    raise NetBoxError("NetBox at %s %s" % (self.base_url, failure)) from None
+            except (socket.timeout, TimeoutError):
+                failure = "did not answer within %g s" % self.connection.timeout
+            except URLError as exc:
+                if isinstance(exc.reason, (socket.timeout, TimeoutError)):
+                    failure = "did not answer within %g s" % self.connection.timeout
+                else:
+                    failure = "cannot be reached: %s" % (getattr(exc.reason, "strerror", None) or exc.reason)
+            except OSError as exc:  # a connection reset or closed mid-answer
+                failure = "cannot be read: %s" % (exc.strerror or exc)
+            except ValueError as exc:  # a malformed URL: asking again changes nothing
+                raise NetBoxError("NetBox URL %s cannot be used: %s" % (self.base_url, exc)) from None
+            if attempt + 1 < attempts:
+                time.sleep(self.connection.backoff * 2 ** attempt)
+        raise NetBoxError("NetBox at %s %s (%d attempts)" % (self.base_url, failure, attempts))
+
+
+def _read_error(exc) -> str:
+    try:
+        return exc.read().decode("utf-8", "replace")
+    except Exception:  # pylint: disable=broad-except - the status alone is still worth reporting
+        return ""
+
+
+def _quote(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= QUOTED else text[:QUOTED] + "..."
