@@ -1,0 +1,260 @@
+"""Two Kea nodes sharing one lease database on PostgreSQL 15 (primary + synchronous standby), for the
+shared-leases tests and benchmarks.
+
+Names carry the prefix nbq- and the run's PID; TCP is never used (PostgreSQL listens on Unix sockets in
+this lab's directories, port 19432 for both servers, so one libpq host list names both). The clusters
+are Debian clusters (pg_createcluster), managed like a real server's by the kea_hostsdb and
+kea_db_replication roles; each node is kea_lab's pair of namespaces (nbq-srv-/nbq-cli-<tag>): a client
+"reaches" a node by sending from that node's client namespace, as ECMP would send a relay there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+for path in (os.path.join(REPO, "collections"), os.path.join(REPO, "tests", "integration", "kea"),
+             os.path.join(REPO, "tests", "integration", "hostsdb")):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import hostsdb_lab  # noqa: E402  (Kea nodes, Ansible runs: reused, not copied)
+import kea_lab  # noqa: E402
+
+PORT = 19432
+VERSION = "15"
+# The Kea unit drop-in of the kea_dhcp role sets this: libpq picks the server that accepts writes.
+KEA_ENVIRONMENT = {"PGTARGETSESSIONATTRS": "read-write"}
+
+
+def missing():
+    reason = hostsdb_lab.missing()
+    if reason:
+        return reason
+    for tool in ("pg_createcluster", "pg_ctlcluster", "pg_dropcluster", "pg_basebackup"):
+        if shutil.which(tool) is None:
+            return "%s is not installed (Debian postgresql-common / postgresql-client)" % tool
+    return None
+
+
+def run(*command, timeout=120, **kwargs):
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True, **kwargs)
+
+
+class Cluster:
+    """A Debian PostgreSQL cluster (/etc/postgresql/15/<name>) with its data and socket under workdir."""
+
+    def __init__(self, name, workdir, admin_password):
+        self.name = name
+        self.socket_dir = os.path.join(workdir, name)
+        self.data = os.path.join(self.socket_dir, "data")
+        self.port = PORT
+        self.admin_password = admin_password
+
+    def create(self):
+        os.makedirs(self.socket_dir)
+        shutil.chown(self.socket_dir, "postgres", "postgres")
+        password_file = os.path.join(self.socket_dir, "pwfile")
+        with open(os.open(password_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write(self.admin_password + "\n")
+        shutil.chown(password_file, "postgres", "postgres")
+        try:
+            run("pg_createcluster", VERSION, self.name, "-p", str(self.port), "-s", self.socket_dir, "-d", self.data,
+                "--", "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--pwfile=" + password_file)
+        finally:
+            os.unlink(password_file)
+        with open(os.path.join(self.config_dir, "postgresql.conf"), "a") as conf:
+            # No TCP. fsync off: the lab kills processes, never the machine, and the page cache survives
+            # that; what an acknowledged commit needs on failover is the standby's copy (synchronous_commit).
+            conf.write("listen_addresses = ''\nfsync = off\nfull_page_writes = off\nshared_buffers = 64MB\n"
+                       "synchronous_commit = on\n")
+        return self
+
+    @property
+    def config_dir(self):
+        return "/etc/postgresql/%s/%s" % (VERSION, self.name)
+
+    def ctl(self, *action, check=True):
+        return subprocess.run(["pg_ctlcluster", VERSION, self.name] + list(action), capture_output=True, text=True,
+                              timeout=120, check=check)
+
+    def start(self):
+        self.ctl("start")
+        return self
+
+    def crash(self):
+        """The primary dies: every server process is killed, nothing is flushed or handed over."""
+        self.ctl("stop", "-m", "immediate")
+
+    def promote(self):
+        self.ctl("promote")
+
+    def drop(self):
+        subprocess.run(["pg_dropcluster", "--stop", VERSION, self.name], capture_output=True, timeout=120, check=False)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+    def connect(self, user="postgres", password=None, dbname="kea", **extra):
+        import psycopg
+        return psycopg.connect(host=self.socket_dir, port=self.port, user=user, dbname=dbname,
+                               password=password if password is not None else self.admin_password, **extra)
+
+
+class Topology(kea_lab.Topology):
+    def __init__(self, tag: str):
+        super().__init__(tag)
+        self.srv, self.cli = "nbq-srv-%s" % tag, "nbq-cli-%s" % tag
+        self.srv_if, self.cli_if = "nbqs%s" % tag[-8:], "nbqc%s" % tag[-8:]
+
+
+DATABASE_ROLES = """\
+- name: The shared database on the primary, then its synchronous standby
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Kea's database, its users (the lease user too) and schema
+      ansible.builtin.include_role:
+        name: netboot.fleet.kea_hostsdb
+    - name: The primary's replication settings
+      ansible.builtin.include_role:
+        name: netboot.fleet.kea_db_replication
+      vars:
+        kea_db_replication_role: primary
+        kea_db_replication_cluster: "{{ primary_cluster }}"
+        kea_db_replication_data_dir: "{{ primary_data }}"
+        kea_db_replication_socket_dir: "{{ primary_socket }}"
+        kea_db_replication_standbys: [nbq_standby]
+    - name: The standby, copied from the primary and following it
+      ansible.builtin.include_role:
+        name: netboot.fleet.kea_db_replication
+      vars:
+        kea_db_replication_role: standby
+        kea_db_replication_name: nbq_standby
+        kea_db_replication_primary: "{{ primary_socket }}"
+        kea_db_replication_cluster: "{{ standby_cluster }}"
+        kea_db_replication_data_dir: "{{ standby_data }}"
+        kea_db_replication_socket_dir: "{{ standby_socket }}"
+      when: with_standby
+"""
+
+PROMOTE = """\
+- name: Promote the standby
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Promote
+      ansible.builtin.include_role:
+        name: netboot.fleet.kea_db_replication
+        tasks_from: promote.yml
+"""
+
+CONFIG_TASK = """\
+- name: Apply the Kea configuration to both nodes
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Apply
+      netboot.fleet.kea_config:
+        family: "{{ item.1 }}"
+        sot: "{{ sot_path }}"
+        settings: "{{ item.0.settings }}"
+        lease_db_password: "{{ lease_password }}"
+        config_path: "{{ item.0.dir }}/kea-{{ item.1 }}.conf"
+        persist: file
+      loop: "{{ nodes | product(['dhcp4', 'dhcp6']) | list }}"
+      loop_control:
+        label: "{{ item.0.dir }} {{ item.1 }}"
+"""
+
+
+class LeasesLab:
+    """The database (primary + optional standby) and two Kea nodes, q1 and q2."""
+
+    def __init__(self, sot, with_standby=True, lease_backend="memfile", node_settings=None):
+        self.dir = tempfile.mkdtemp(prefix="nbq-lab-")
+        os.chmod(self.dir, 0o755)
+        self.sot = sot
+        self.tag = str(os.getpid())[-6:]
+        self.passwords = {name: secrets.token_urlsafe(18) for name in ("admin", "sync", "reader", "leases", "replication")}
+        self.primary = Cluster("nbq-p-%s" % self.tag, self.dir, self.passwords["admin"])
+        self.standby = Cluster("nbq-s-%s" % self.tag, self.dir, self.passwords["admin"]) if with_standby else None
+        servers = [self.primary.socket_dir] + ([self.standby.socket_dir] if self.standby else [])
+        self.database_settings = {
+            "hosts_db_host": ",".join(servers), "hosts_db_port": PORT,
+            # Rides out a promotion (seconds) without exiting: 60 tries 0.5 s apart.
+            "hosts_db_max_reconnect_tries": 60, "hosts_db_reconnect_wait_time": 500}
+        self.database_settings.update(node_settings or {})
+        self.nodes = []
+        for name in ("q1", "q2"):
+            node = hostsdb_lab.KeaNode(self.dir, self.tag + name, sot, dict(self.database_settings))
+            node.topology = Topology(self.tag + name)
+            node.settings["interfaces4"] = [node.topology.srv_if, "lo"]
+            node.settings["interfaces6"] = ["%s/%s" % (node.topology.srv_if, kea_lab.ANYCAST6), "lo/::1"]
+            node.environment = dict(KEA_ENVIRONMENT)
+            self.nodes.append(node)
+        self.lease_backend = None
+        self.initial_backend = lease_backend
+        self.role_output = ""
+
+    def start(self, sot_path):
+        self.sot_path = sot_path
+        self.primary.create().start()
+        if self.standby:
+            self.standby.create().start()
+        extra = dict(hostsdb_lab.role_vars(self.primary, self.passwords_for_roles()),
+                     kea_hostsdb_leases=True, kea_hostsdb_lease_password=self.passwords["leases"],
+                     kea_db_replication_password=self.passwords["replication"],
+                     kea_db_replication_admin_become=False, kea_db_replication_admin_password=self.passwords["admin"],
+                     kea_db_replication_port=PORT, with_standby=self.standby is not None,
+                     primary_cluster=self.primary.name, primary_data=self.primary.data,
+                     primary_socket=self.primary.socket_dir)
+        if self.standby:
+            extra.update(standby_cluster=self.standby.name, standby_data=self.standby.data,
+                         standby_socket=self.standby.socket_dir)
+        returncode, output, _seconds = hostsdb_lab.ansible_playbook(self.dir, DATABASE_ROLES, extra)
+        self.role_output = output
+        assert returncode == 0, output[-6000:]
+        for node in self.nodes:
+            node.create()
+            node.start()
+        self.use(self.initial_backend)
+        return self
+
+    def passwords_for_roles(self):
+        return {"sync": self.passwords["sync"], "reader": self.passwords["reader"]}
+
+    def use(self, lease_backend):
+        """Apply the SoT to both nodes with kea_config (config-set, no restart), leases in lease_backend."""
+        if lease_backend == self.lease_backend:
+            return
+        for node in self.nodes:
+            node.settings["lease_backend"] = lease_backend
+        extra = {"sot_path": self.sot_path, "lease_password": self.passwords["leases"],
+                 "nodes": [{"settings": node.settings, "dir": node.dir} for node in self.nodes]}
+        returncode, output, _seconds = hostsdb_lab.ansible_playbook(self.dir, CONFIG_TASK, extra)
+        assert returncode == 0, output[-6000:]
+        self.lease_backend = lease_backend
+
+    def promote_standby(self):
+        """The documented failover: the kea_db_replication role's promote tasks on the standby."""
+        extra = {"kea_db_replication_cluster": self.standby.name, "kea_db_replication_socket_dir": self.standby.socket_dir,
+                 "kea_db_replication_port": PORT, "kea_db_replication_admin_become": False,
+                 "kea_db_replication_admin_password": self.passwords["admin"]}
+        returncode, output, _seconds = hostsdb_lab.ansible_playbook(self.dir, PROMOTE, extra)
+        return returncode, output
+
+    def leases_writer(self):
+        return self.primary.connect(user="kea_leases", password=self.passwords["leases"])
+
+    def destroy(self):
+        for node in self.nodes:
+            node.destroy()
+        for cluster in (self.primary, self.standby):
+            if cluster is not None:
+                cluster.drop()
+        shutil.rmtree(self.dir, ignore_errors=True)
