@@ -10,6 +10,7 @@ kea_db_replication roles; each node is kea_lab's pair of namespaces (nbq-srv-/nb
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -112,36 +113,6 @@ class Topology(kea_lab.Topology):
         self.srv_if, self.cli_if = "nbqs%s" % tag[-8:], "nbqc%s" % tag[-8:]
 
 
-DATABASE_ROLES = """\
-- name: The shared database on the primary, then its synchronous standby
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Kea's database, its users (the lease user too) and schema
-      ansible.builtin.include_role:
-        name: netboot.fleet.kea_hostsdb
-    - name: The primary's replication settings
-      ansible.builtin.include_role:
-        name: netboot.fleet.kea_db_replication
-      vars:
-        kea_db_replication_role: primary
-        kea_db_replication_cluster: "{{ primary_cluster }}"
-        kea_db_replication_data_dir: "{{ primary_data }}"
-        kea_db_replication_socket_dir: "{{ primary_socket }}"
-        kea_db_replication_standbys: [nbq_standby]
-    - name: The standby, copied from the primary and following it
-      ansible.builtin.include_role:
-        name: netboot.fleet.kea_db_replication
-      vars:
-        kea_db_replication_role: standby
-        kea_db_replication_name: nbq_standby
-        kea_db_replication_primary: "{{ primary_socket }}"
-        kea_db_replication_cluster: "{{ standby_cluster }}"
-        kea_db_replication_data_dir: "{{ standby_data }}"
-        kea_db_replication_socket_dir: "{{ standby_socket }}"
-      when: with_standby
-"""
-
 PROMOTE = """\
 - name: Promote the standby
   hosts: localhost
@@ -164,6 +135,7 @@ CONFIG_TASK = """\
         sot: "{{ sot_path }}"
         settings: "{{ item.0.settings }}"
         lease_db_password: "{{ lease_password }}"
+        hosts_db_password: "{{ reader_password }}"
         config_path: "{{ item.0.dir }}/kea-{{ item.1 }}.conf"
         persist: file
       loop: "{{ nodes | product(['dhcp4', 'dhcp6']) | list }}"
@@ -185,7 +157,8 @@ class LeasesLab:
         self.standby = Cluster("nbq-s-%s" % self.tag, self.dir, self.passwords["admin"]) if with_standby else None
         servers = [self.primary.socket_dir] + ([self.standby.socket_dir] if self.standby else [])
         self.database_settings = {
-            "hosts_db_host": ",".join(servers), "hosts_db_port": PORT,
+            # The database mode: reservations and leases in the shared database.
+            "hosts_backend": "postgresql", "hosts_db_host": ",".join(servers), "hosts_db_port": PORT,
             # Rides out a promotion (seconds) without exiting: 60 tries 0.5 s apart.
             "hosts_db_max_reconnect_tries": 60, "hosts_db_reconnect_wait_time": 500}
         self.database_settings.update(node_settings or {})
@@ -206,17 +179,7 @@ class LeasesLab:
         self.primary.create().start()
         if self.standby:
             self.standby.create().start()
-        extra = dict(hostsdb_lab.role_vars(self.primary, self.passwords_for_roles()),
-                     kea_hostsdb_leases=True, kea_hostsdb_lease_password=self.passwords["leases"],
-                     kea_db_replication_password=self.passwords["replication"],
-                     kea_db_replication_admin_become=False, kea_db_replication_admin_password=self.passwords["admin"],
-                     kea_db_replication_port=PORT, with_standby=self.standby is not None,
-                     primary_cluster=self.primary.name, primary_data=self.primary.data,
-                     primary_socket=self.primary.socket_dir)
-        if self.standby:
-            extra.update(standby_cluster=self.standby.name, standby_data=self.standby.data,
-                         standby_socket=self.standby.socket_dir)
-        returncode, output, _seconds = hostsdb_lab.ansible_playbook(self.dir, DATABASE_ROLES, extra)
+        returncode, output = self.bringup("--limit", "kea_db", "--tags", "deploy,apply")
         self.role_output = output
         assert returncode == 0, output[-6000:]
         for node in self.nodes:
@@ -225,8 +188,49 @@ class LeasesLab:
         self.use(self.initial_backend)
         return self
 
-    def passwords_for_roles(self):
-        return {"sync": self.passwords["sync"], "reader": self.passwords["reader"]}
+    def write_inventory(self):
+        """The embedded SoT through the inventory plugin, plus the kea_db group: this lab's two clusters as
+        local hosts, in the database mode. Passwords in a 0600 file."""
+        directory = os.path.join(self.dir, "inventory")
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, "lab.sot.yml"), "w") as handle:
+            json.dump({"plugin": "netboot.fleet.sot", "source": self.sot_path}, handle)
+        admin = {"kea_db_replication_admin_become": False, "kea_db_replication_admin_password": self.passwords["admin"],
+                 "kea_db_replication_port": PORT, "kea_db_replication_password": self.passwords["replication"],
+                 "ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        hosts = {"nbq-primary": dict(admin, kea_db_replication_role="primary", kea_db_replication_standbys=["nbq_standby"],
+                                     kea_db_replication_cluster=self.primary.name, kea_db_replication_data_dir=self.primary.data,
+                                     kea_db_replication_socket_dir=self.primary.socket_dir,
+                                     kea_hostsdb_install=False, kea_hostsdb_admin_become=False,
+                                     kea_hostsdb_admin_password=self.passwords["admin"],
+                                     kea_hostsdb_socket_dir=self.primary.socket_dir, kea_hostsdb_port=PORT,
+                                     kea_hostsdb_sync_password=self.passwords["sync"],
+                                     kea_hostsdb_reader_password=self.passwords["reader"],
+                                     kea_hostsdb_lease_password=self.passwords["leases"],
+                                     kea_hostsdb_state_file=os.path.join(self.dir, "kea_hosts.state.json"))}
+        if self.standby:
+            hosts["nbq-standby"] = dict(admin, kea_db_replication_role="standby", kea_db_replication_name="nbq_standby",
+                                        kea_db_replication_primary=self.primary.socket_dir,
+                                        kea_db_replication_cluster=self.standby.name,
+                                        kea_db_replication_data_dir=self.standby.data,
+                                        kea_db_replication_socket_dir=self.standby.socket_dir)
+        data = {"all": {"vars": {"netboot_dhcp_database": "postgresql",
+                                 "bringup_report_dir": os.path.join(self.dir, "reports")},
+                        "children": {"kea_db": {"hosts": hosts}}}}
+        hostsdb_lab.write_secret_json(os.path.join(directory, "kea_db.json"), data)
+        return directory
+
+    def bringup(self, *args):
+        """ansible-playbook playbooks/bringup.yml on this lab's inventory."""
+        return self.playbook("bringup.yml", *args)
+
+    def playbook(self, name, *args):
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+                   ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, "collections"), ANSIBLE_NOCOLOR="1")
+        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.write_inventory(),
+                   os.path.join(REPO, "playbooks", name)] + list(args)
+        proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+        return proc.returncode, proc.stdout + proc.stderr
 
     def use(self, lease_backend):
         """Apply the SoT to both nodes with kea_config (config-set, no restart), leases in lease_backend."""
@@ -235,6 +239,7 @@ class LeasesLab:
         for node in self.nodes:
             node.settings["lease_backend"] = lease_backend
         extra = {"sot_path": self.sot_path, "lease_password": self.passwords["leases"],
+                 "reader_password": self.passwords["reader"],
                  "nodes": [{"settings": node.settings, "dir": node.dir} for node in self.nodes]}
         returncode, output, _seconds = hostsdb_lab.ansible_playbook(self.dir, CONFIG_TASK, extra)
         assert returncode == 0, output[-6000:]

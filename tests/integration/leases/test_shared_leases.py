@@ -9,11 +9,13 @@ primary failover. Keep the failover test last: it uses up the standby.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 
 import psycopg
 import pytest
+import yaml
 
 import lease_clients as clients
 from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird as bgp
@@ -96,6 +98,44 @@ def test_the_lease_user_reaches_the_lease_tables_only(lab):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 cursor.execute(statement)
             connection.rollback()
+
+
+def test_bringup_deployed_the_database_and_a_second_run_changes_nothing(lab):
+    assert "nbq-standby" in lab.role_output, lab.role_output[-3000:]
+    returncode, output = lab.bringup("--limit", "kea_db", "--tags", "deploy,apply")
+    assert returncode == 0, output[-4000:]
+    recap = output.split("PLAY RECAP")[-1]
+    for host in ("nbq-primary", "nbq-standby"):
+        assert [line for line in recap.splitlines() if line.startswith(host) and "changed=0" in line], recap
+    with lab.primary.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT application_name, sync_state FROM pg_stat_replication")
+        assert cursor.fetchall() == [("nbq_standby", "quorum")]
+
+
+def test_reservations_come_from_the_database_and_a_sync_is_served_without_a_drain(lab, tmp_path):
+    lab.use("postgresql")
+    machine = next(m for m in lab.sot.machines if m.ipv4 and m.network == "rack12")
+    for node in lab.nodes:
+        assert kea_lab.dora4(node.topology.cli, GIADDR, machine.mac)["yiaddr"] == machine.ipv4
+    new_mac, new_address = "02:51:0a:00:00:01", "198.51.100.40"
+    assert clients.lease4(lab.nodes[0].topology.cli, GIADDR, new_mac) != new_address
+    sot_dir = tmp_path / "sot"
+    shutil.copytree(lab.sot_path, sot_dir)
+    with open(sot_dir / "machines.yml") as handle:
+        data = yaml.safe_load(handle)
+    data["machines"].append(dict(next(m for m in data["machines"] if m.get("ipv4")), name="nbq-new", mac=new_mac,
+                                 ipv4=new_address, ipv6=None, duid=None, network="rack12"))
+    data["machines"][-1] = {key: value for key, value in data["machines"][-1].items() if value is not None}
+    with open(sot_dir / "machines.yml", "w") as handle:
+        yaml.safe_dump(data, handle)
+    lab.sot_path = str(sot_dir)
+    configs = [node.daemons["dhcp4"].pid for node in lab.nodes]
+    returncode, output = lab.playbook("sync.yml", "--limit", "kea_db")
+    assert returncode == 0, output[-4000:]
+    assert "Drain" not in output and "changed=1" in output.split("PLAY RECAP")[-1], output[-3000:]
+    for node in lab.nodes:
+        assert kea_lab.dora4(node.topology.cli, GIADDR, new_mac)["yiaddr"] == new_address
+    assert [node.daemons["dhcp4"].pid for node in lab.nodes] == configs
 
 
 def health(lab, node):
