@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
 import time
 
 from scapy.layers.dhcp import BOOTP, DHCP
@@ -117,3 +118,32 @@ def extend6(netns, link, mac, address, server=None, timeout=2.0):
     if reply is not None and DHCP6OptStatusCode in reply and reply[DHCP6OptStatusCode].statuscode not in (0,):
         return None
     return _address6(reply)
+
+
+class LeaseLoop:
+    """New DHCPv6 clients (the pool holds 4096) leasing through both nodes in turn, one after the other,
+    recording every address a REPLY gave and when."""
+
+    def __init__(self, nodes, link):
+        self.nodes, self.link = nodes, link
+        self.acks = []        # (exchange started, REPLY received, mac, address)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        index = 0
+        while not self.stop.is_set():
+            client = "02:53:00:00:%02x:%02x" % (index >> 8 & 255, index & 255)
+            started = time.monotonic()
+            address, _server = lease6(self.nodes[index % len(self.nodes)].topology.cli, self.link, client, timeout=0.5)
+            if address:
+                self.acks.append((started, time.monotonic(), client, address))
+            index += 1
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)

@@ -32,6 +32,9 @@ PORT = 19432
 VERSION = "15"
 # The Kea unit drop-in of the kea_dhcp role sets this: libpq picks the server that accepts writes.
 KEA_ENVIRONMENT = {"PGTARGETSESSIONATTRS": "read-write"}
+# Durable server settings for many small commits (benchmarks/kea_leases.py): Kea's threads commit
+# concurrently, group commit flushes them together; WAL buffers sized for the burst.
+TUNING = "commit_delay = 200\ncommit_siblings = 2\nwal_buffers = 16MB\n"
 
 
 def missing():
@@ -58,7 +61,7 @@ class Cluster:
         self.port = PORT
         self.admin_password = admin_password
 
-    def create(self):
+    def create(self, durable=False):
         os.makedirs(self.socket_dir)
         shutil.chown(self.socket_dir, "postgres", "postgres")
         password_file = os.path.join(self.socket_dir, "pwfile")
@@ -71,10 +74,11 @@ class Cluster:
         finally:
             os.unlink(password_file)
         with open(os.path.join(self.config_dir, "postgresql.conf"), "a") as conf:
-            # No TCP. fsync off: the lab kills processes, never the machine, and the page cache survives
-            # that; what an acknowledged commit needs on failover is the standby's copy (synchronous_commit).
-            conf.write("listen_addresses = ''\nfsync = off\nfull_page_writes = off\nshared_buffers = 64MB\n"
-                       "synchronous_commit = on\n")
+            conf.write("listen_addresses = ''\nshared_buffers = 64MB\nsynchronous_commit = on\n")
+            # Tests: the lab kills processes, never the machine, and the page cache survives that; what an
+            # acknowledged commit needs on failover is the standby's copy (synchronous_commit). Benchmarks
+            # keep fsync, as a real server does, and take TUNING.
+            conf.write(TUNING if durable else "fsync = off\nfull_page_writes = off\n")
         return self
 
     @property
@@ -147,7 +151,7 @@ CONFIG_TASK = """\
 class LeasesLab:
     """The database (primary + optional standby) and two Kea nodes, q1 and q2."""
 
-    def __init__(self, sot, with_standby=True, lease_backend="memfile", node_settings=None):
+    def __init__(self, sot, with_standby=True, lease_backend="memfile", node_settings=None, durable=False):
         self.dir = tempfile.mkdtemp(prefix="nbq-lab-")
         os.chmod(self.dir, 0o755)
         self.sot = sot
@@ -172,13 +176,14 @@ class LeasesLab:
             self.nodes.append(node)
         self.lease_backend = None
         self.initial_backend = lease_backend
+        self.durable = durable
         self.role_output = ""
 
     def start(self, sot_path):
         self.sot_path = sot_path
-        self.primary.create().start()
+        self.primary.create(self.durable).start()
         if self.standby:
-            self.standby.create().start()
+            self.standby.create(self.durable).start()
         returncode, output = self.bringup("--limit", "kea_db", "--tags", "deploy,apply")
         self.role_output = output
         assert returncode == 0, output[-6000:]

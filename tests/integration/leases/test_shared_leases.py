@@ -177,38 +177,9 @@ def test_database_gone_withdraws_both_nodes_and_back_announces_them(lab):
     assert clients.lease4(lab.nodes[0].topology.cli, GIADDR, mac(5, 1))
 
 
-class LeaseLoop:
-    """New DHCPv6 clients (the pool holds 4096) leasing through both nodes in turn, one after the other,
-    recording every address a REPLY gave and when."""
-
-    def __init__(self, lab):
-        self.lab = lab
-        self.acks = []        # (exchange started, REPLY received, mac, address)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        index = 0
-        while not self.stop.is_set():
-            client = "02:53:00:00:%02x:%02x" % (index >> 8 & 255, index & 255)
-            started = time.monotonic()
-            address, _server = clients.lease6(self.lab.nodes[index % 2].topology.cli, LINK6, client, timeout=0.5)
-            if address:
-                self.acks.append((started, time.monotonic(), client, address))
-            index += 1
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(10)
-
-
 def test_primary_crash_then_promotion_kea_follows_and_no_acknowledged_lease_is_lost(lab):
     lab.use("postgresql")
-    with LeaseLoop(lab) as loop:
+    with clients.LeaseLoop(lab.nodes, LINK6) as loop:
         assert wait(lambda: len(loop.acks) >= 20, 30), loop.acks
         lab.primary.crash()
         crashed = time.monotonic()  # its last process is gone
