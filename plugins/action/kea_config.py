@@ -23,6 +23,7 @@ class ActionModule(SotAction):
         settings=dict(type="dict", default={}),
         config=dict(type="dict"),
         hosts_db_password=dict(type="str", no_log=True),
+        lease_db_password=dict(type="str", no_log=True),
     )
 
     def sot_path(self, args, task_vars):
@@ -45,10 +46,11 @@ class ActionModule(SotAction):
             text = kea.dumps(config)
         else:
             settings = dict(args["settings"])
-            if "hosts_db_password" in settings:
-                raise AnsibleActionFail("settings.hosts_db_password: give the password as hosts_db_password "
-                                        "(not logged), not inside settings")
-            if args.get("hosts_db_password"):
-                settings["hosts_db_password"] = args["hosts_db_password"]
+            for secret in ("hosts_db_password", "lease_db_password"):
+                if secret in settings:
+                    raise AnsibleActionFail("settings.%s: give the password as %s (not logged), not inside settings"
+                                            % (secret, secret))
+                if args.get(secret):
+                    settings[secret] = args[secret]
             text = kea.dumps(kea.render(fleet, family, kea.Settings.from_dict(settings)))
         return Payload(files={"src": ("kea-%s.json" % family, text)}, args=module_args)

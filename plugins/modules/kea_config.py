@@ -57,6 +57,8 @@ options:
         Unix socket), C(hosts_db_port), C(hosts_db_user), C(hosts_db_connect_timeout), C(hosts_db_on_fail),
         C(hosts_db_max_reconnect_tries), C(hosts_db_reconnect_wait_time) - renders the same subnets without
         inline reservations and with C(hosts-databases); M(netboot.fleet.kea_hosts) fills the database.
+      - Shared leases - C(lease_backend=postgresql) with C(lease_db_user) - puts the leases of every node in one
+        PostgreSQL lease database, on the server, database and reconnect settings of the C(hosts_db_*) keys.
     type: dict
     default: {}
   hosts_db_password:
@@ -64,6 +66,11 @@ options:
       - Password of the host database user (C(hosts_db_user) in O(settings)) when O(settings) selects the
         hosts-db mode (C(hosts_backend=postgresql)). Kept out of O(settings) so that it is never logged.
       - Kea reads it from its configuration file, which the module writes with the existing file's owner and mode.
+    type: str
+  lease_db_password:
+    description:
+      - Password of the lease database user (C(lease_db_user) in O(settings)) when O(settings) selects shared
+        leases (C(lease_backend=postgresql)). Kept out of O(settings) so that it is never logged.
     type: str
   config:
     description:
@@ -250,6 +257,7 @@ def main():
             settings=dict(type="dict", default={}),
             config=dict(type="dict"),
             hosts_db_password=dict(type="str", no_log=True),
+            lease_db_password=dict(type="str", no_log=True),
             src=dict(type="path"),
             test=dict(type="bool", default=True),
             persist=dict(type="str", default="auto", choices=["auto", "config-write", "file", "none"]),

@@ -14,10 +14,15 @@ Where each part of the config comes from (one hop):
   server settings .... _server4() / _server6() from Settings
   boot URLs .......... http_url(), ipxe_script_url()
   hosts-db mode ...... _use_hosts_database(), _hosts_database() (Settings.hosts_backend)
+  shared leases ...... _lease_database() (Settings.lease_backend)
 
 Two modes, same SoT: "json" puts the reservations inline in each subnet; "postgresql" leaves
 them out and points Kea at a shared PostgreSQL host database ("hosts-databases") that
 plugins/module_utils/kea/hostsdb.py fills from the very reservations the json mode renders.
+
+Leases, independently: "memfile" keeps each node's leases in its own file; "postgresql" puts every node's
+leases in one shared PostgreSQL lease database (same server and database as the host database), so a
+client whose renewal reaches another anycast node keeps its address and no two nodes lease one address.
 
 Targets Kea 2.2 (Debian 12) and stays valid for later releases.
 """
@@ -60,9 +65,11 @@ ARCH_UEFI_HTTP_X64 = 0x0010
 SUBNET_ID_MAX = 0x7FFFFFFF
 
 HOSTS_BACKENDS = ("json", "postgresql")
-# Kea's on-fail choices for a lost host database. stop-retry-exit (Kea's default, ours too):
+LEASE_BACKENDS = ("memfile", "postgresql")
+# Kea's on-fail choices for a lost host or lease database. stop-retry-exit (Kea's default, ours too):
 # stop answering, retry, then exit - a node without its reservations must not hand out pool
-# addresses to machines that have reservations; the anycast health check withdraws it.
+# addresses to machines that have reservations, nor lease from a pool it cannot record; the anycast
+# health check withdraws it.
 HOSTS_DB_ON_FAIL = ("stop-retry-exit", "serve-retry-exit", "serve-retry-continue")
 
 
@@ -115,6 +122,12 @@ class Settings:
     # Ride out a short outage (a primary failover) without serving, then exit: 10 x 1 s.
     hosts_db_max_reconnect_tries: int = 10
     hosts_db_reconnect_wait_time: int = 1000
+    # Where leases live: "memfile" (each node its own file) or "postgresql" (one lease database shared by
+    # every node, on the server, database, port, timeouts and on-fail of the hosts_db_* settings above).
+    lease_backend: str = field(default="memfile", metadata={"choices": list(LEASE_BACKENDS)})
+    # Kea's lease writer: rights on the lease tables only (the kea_hostsdb role creates it).
+    lease_db_user: str = "kea_leases"
+    lease_db_password: str | None = field(default=None, repr=False, metadata={"no_log": True})
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> "Settings":
@@ -448,8 +461,7 @@ def _client_classes6(fabric, settings) -> list:
 def _common(settings, daemon, control_socket, lease_file) -> dict:
     config = {
         "control-socket": {"socket-type": "unix", "socket-name": control_socket},
-        "lease-database": {"type": "memfile", "persist": True, "name": lease_file,
-                           "lfc-interval": settings.lfc_interval},
+        "lease-database": _lease_database(settings, lease_file),
         "multi-threading": {"enable-multi-threading": settings.multi_threading,
                             "thread-pool-size": settings.thread_pool_size,
                             "packet-queue-size": settings.packet_queue_size},
@@ -531,20 +543,39 @@ def _use_hosts_database(config, subnet_key, settings):
 
 
 def _hosts_database(settings) -> dict:
+    database = _postgresql(settings, settings.hosts_db_user, settings.hosts_db_password)
+    # Kea's nodes only read: with readonly Kea needs nothing but SELECT on the host tables.
+    database["readonly"] = True
+    return database
+
+
+def _postgresql(settings, user, password) -> dict:
+    """Kea's map for the shared PostgreSQL database, as `user`: the host and the lease database differ
+    only by the user (and readonly)."""
     database = {
         "type": "postgresql",
         "name": settings.hosts_db_name,
         "host": settings.hosts_db_host,
-        "user": settings.hosts_db_user,
-        # Kea's nodes only read: with readonly Kea needs nothing but SELECT on the host tables.
-        "readonly": True,
+        "user": user,
+        # Also for a socket directory: libpq names the socket after the port.
+        "port": settings.hosts_db_port,
         "connect-timeout": settings.hosts_db_connect_timeout,
         "on-fail": settings.hosts_db_on_fail,
         "max-reconnect-tries": settings.hosts_db_max_reconnect_tries,
         "reconnect-wait-time": settings.hosts_db_reconnect_wait_time,
     }
-    if not settings.hosts_db_host.startswith("/"):
-        database["port"] = settings.hosts_db_port
-    if settings.hosts_db_password:
-        database["password"] = settings.hosts_db_password
+    if password:
+        database["password"] = password
     return database
+
+
+# --------------------------------------------------------------------------
+# Shared leases
+# --------------------------------------------------------------------------
+
+def _lease_database(settings, lease_file) -> dict:
+    """memfile: this node's own file. postgresql: the lease tables every node shares, so any node
+    renews any client's lease and one pool address is never leased twice."""
+    if settings.lease_backend == "postgresql":
+        return _postgresql(settings, settings.lease_db_user, settings.lease_db_password)
+    return {"type": "memfile", "persist": True, "name": lease_file, "lfc-interval": settings.lfc_interval}

@@ -41,12 +41,52 @@ def test_rolling_sync_loses_nothing_and_serves_the_change_everywhere(fabric):
     assert all(node.status()["state"] == "announced" for node in fabric.nodes)
 
 
-def test_sync_stops_at_a_node_that_fails_its_probe(fabric):
+def test_sync_stops_at_a_node_that_cannot_be_compared_and_drains_nothing(fabric):
     first = fabric.nodes[0]
     changed_sot = lab.write_sot(os.path.join(fabric.workdir, "sot-changed2"), extra_machines=2)
-    first.kea["dhcp6"].process.kill()  # n1 cannot serve DHCPv6: its probe fails after the apply
+    first.kea["dhcp6"].process.kill()  # n1's kea-dhcp6 is gone: its running configuration cannot be read
     result = lab.run_sync(fabric, changed_sot)
     assert result.returncode != 0
-    assert "n2" not in result.stdout.split("PLAY RECAP")[0].split("Drain n1")[-1], "the rollout went on past n1"
-    assert first.status()["drained"] is True and first.status()["state"] == "withdrawn"
-    assert fabric.nexthops() == ["n2"]
+    after_n1 = result.stdout.split("PLAY RECAP")[0].split("Compare the source of truth with the running Kea, changing nothing, on n1")
+    assert "n2" not in after_n1[-1], "the rollout went on past n1"
+    assert _task_results(result.stdout, "Drain the node") == []
+    assert first.status()["drained"] is False
+    assert fabric.nexthops() == ["n2"]  # the health loop withdrew n1 (its DHCPv6 probe fails), nobody else
+
+
+def _task_results(output, task_prefix):
+    """The result lines ("changed: [n1]", "skipping: [n2]") printed under each task whose name starts with task_prefix."""
+    found = []
+    for block in output.split("\nTASK [")[1:]:
+        if block.startswith(task_prefix):
+            found += [line.split(" =>")[0].strip() for line in block.splitlines()[1:]
+                      if line.startswith(("ok:", "changed:", "skipping:", "fatal:", "failed:"))]
+    return found
+
+
+def test_a_second_sync_with_nothing_to_change_drains_nothing(fabric):
+    changed_sot = lab.write_sot(os.path.join(fabric.workdir, "sot-changed3"), extra_machines=3)
+    first = lab.run_sync(fabric, changed_sot)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    # Each task names the node it acts on, and acts on that node only.
+    for node in ("n1", "n2"):
+        assert _task_results(first.stdout, "Drain the node %s" % node) == ["changed: [%s]" % node]
+        assert _task_results(first.stdout, "Undrain the node %s" % node) == ["changed: [%s]" % node]
+    second = lab.run_sync(fabric, changed_sot)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+    recap = second.stdout.split("PLAY RECAP")[-1]
+    for node in ("n1", "n2"):
+        assert [line for line in recap.splitlines() if line.startswith(node) and "changed=0" in line], recap
+        assert _task_results(second.stdout, "Drain the node %s" % node) == ["skipping: [%s]" % node]
+    assert fabric.nexthops() == ["n1", "n2"]
+
+
+def test_sync_never_drains_the_last_announced_node(fabric):
+    second = fabric.node("n2")
+    second.drain(True)
+    lab.wait_for(lambda: fabric.nexthops() == ["n1"], 30, "n2 withdrawn")
+    result = lab.run_sync(fabric, lab.write_sot(os.path.join(fabric.workdir, "sot-changed4"), extra_machines=4))
+    assert result.returncode != 0
+    assert "No other DHCP node is announced" in result.stdout, result.stdout[-3000:]
+    assert _task_results(result.stdout, "Drain the node n1") == []
+    assert fabric.node("n1").status()["state"] == "announced" and fabric.nexthops() == ["n1"]

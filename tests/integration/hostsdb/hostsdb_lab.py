@@ -226,6 +226,7 @@ class KeaNode:
             "log_output": "stdout",
         }
         self.settings.update(extra_settings or {})
+        self.environment = {}  # the Kea processes' extra environment (the kea_dhcp role's unit drop-in)
         self.daemons = {}
 
     def socket(self, family):
@@ -251,7 +252,7 @@ class KeaNode:
                     json.dump(config, handle)
             if os.path.exists(self.socket(name)):
                 os.unlink(self.socket(name))
-            process = kea_lab.KeaProcess(self.topology.srv, DAEMONS[name], path, self.dir)
+            process = kea_lab.KeaProcess(self.topology.srv, DAEMONS[name], path, self.dir, self.environment)
             process.start(self.socket(name), timeout=timeout)
             self.daemons[name] = process
 

@@ -105,8 +105,9 @@ def in_netns(name):
 class KeaProcess:
     """One kea-dhcp4/kea-dhcp6 started in the server namespace, stopped by PID."""
 
-    def __init__(self, netns, daemon, config_path, workdir):
+    def __init__(self, netns, daemon, config_path, workdir, environment=None):
         self.netns, self.daemon, self.config_path, self.workdir = netns, daemon, config_path, workdir
+        self.environment = environment or {}  # e.g. libpq's PG* variables, as a unit drop-in sets them
         self.log_path = os.path.join(workdir, "%s.log" % daemon)
         self.process = None
 
@@ -115,7 +116,7 @@ class KeaProcess:
         return self.process.pid
 
     def start(self, socket_path, timeout=30):
-        env = dict(os.environ, KEA_PIDFILE_DIR=self.workdir, KEA_LOCKFILE_DIR=self.workdir)
+        env = dict(os.environ, KEA_PIDFILE_DIR=self.workdir, KEA_LOCKFILE_DIR=self.workdir, **self.environment)
         with open(self.log_path, "ab") as log:
             # `ip netns exec` execs the daemon: the PID we hold is Kea's own.
             self.process = subprocess.Popen(["ip", "netns", "exec", self.netns, self.daemon, "-c", self.config_path],

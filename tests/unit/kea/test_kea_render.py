@@ -208,7 +208,7 @@ def test_rendered_config_is_plain_json(embedded_sot):
 
 
 @pytest.mark.parametrize("family", kea.FAMILIES)
-@pytest.mark.parametrize("mode", ["", "hostsdb-"])
+@pytest.mark.parametrize("mode", ["", "hostsdb-", "database-"])
 def test_golden_config_is_accepted_by_kea(family, mode, tmp_path):
     with open(os.path.join(GOLDEN, "%s%s.json" % (mode, family))) as handle:
         config = json.load(handle)

@@ -33,7 +33,7 @@ def test_same_subnets_as_json_mode_without_reservations(embedded_sot, family):
             {k: v for k, v in without.items() if k != "reservations-out-of-pool"}
     assert "hosts-databases" not in json_mode
     (database,) = db_mode["hosts-databases"]
-    assert database == {"type": "postgresql", "name": "kea", "host": "/run/postgresql", "user": "kea",
+    assert database == {"type": "postgresql", "name": "kea", "host": "/run/postgresql", "user": "kea", "port": 5432,
                         "readonly": True, "connect-timeout": 5, "on-fail": "stop-retry-exit",
                         "max-reconnect-tries": 10, "reconnect-wait-time": 1000}
 

@@ -1,0 +1,128 @@
+"""Shared leases: DORA/s with the PostgreSQL lease database vs memfile on the same node, and the
+failover time distribution (primary crash -> standby promoted -> first lease served again).
+
+Both on tests/integration/leases/leases_lab.py: two Kea nodes in namespaces, PostgreSQL 15 primary +
+synchronous standby (Debian clusters, set up by playbooks/bringup.yml's database plays), Kea configured
+by kea_config, libpq following the writable server (PGTARGETSESSIONATTRS=read-write).
+
+    python benchmarks/kea_leases.py dora [--rounds 4] [--seconds 6] [--rate 1500] [--clients 10] [--threads 8]
+    python benchmarks/kea_leases.py failover [--runs 5]
+
+dora: perfdhcp relays DORAs (-R clients, fewer than the embedded pool holds, so every ACK writes: the
+lease is updated) to node q1;
+rounds alternate memfile / postgresql (ABBA), the server durable (fsync on, synchronous commit to the
+standby) with leases_lab.TUNING; the ratio is taken between each mode's best round and printed with
+the mean ratio. failover: a loop leases new DHCPv6 clients through both nodes; the primary is killed
+(pg_ctlcluster stop -m immediate), the standby promoted with the kea_db_replication role's promote
+tasks; the outage (crash to the first lease of an exchange started after it) is printed with the
+promotion's own time, measured in the same run, as the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "integration", "leases"))
+
+import leases_lab  # noqa: E402  (first: it puts the collection and the Kea test helpers on the path)
+import lease_clients  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
+
+GIADDR, LINK6 = "198.51.100.1", "2001:db8:13::1"
+
+
+def perfdhcp(netns, clients, rate, seconds):
+    proc = subprocess.run(["ip", "netns", "exec", netns, "perfdhcp", "-4", "-l", GIADDR, "-L", "67",
+                           "-R", str(clients), "-r", str(rate), "-p", str(seconds), "-W", "300000",
+                           leases_lab.kea_lab.ANYCAST4], capture_output=True, text=True, timeout=seconds + 60,
+                          check=False)
+    match = re.search(r"Rate: ([0-9.]+)", proc.stdout)
+    if not match:
+        raise RuntimeError("perfdhcp gave no rate: %s %s" % (proc.stdout[-500:], proc.stderr[-500:]))
+    return float(match.group(1)), [int(d) for d in re.findall(r"drops: (\d+)", proc.stdout)]
+
+
+def dora(args):
+    # Kea's threads wait on the database: more of them than CPUs keep commits overlapping (group commit).
+    lab = leases_lab.LeasesLab(sot.load(leases_lab.kea_lab.EMBEDDED_SOT), durable=True,
+                               node_settings={"thread_pool_size": args.threads, "packet_queue_size": 256})
+    try:
+        lab.start(leases_lab.kea_lab.EMBEDDED_SOT)
+        rates = {"memfile": [], "postgresql": []}
+        for round_number in range(1, args.rounds + 1):
+            for mode in ("memfile", "postgresql") if round_number % 2 else ("postgresql", "memfile"):
+                lab.use(mode)
+                rate, drops = perfdhcp(lab.nodes[0].topology.cli, args.clients, args.rate, args.seconds)
+                rates[mode].append(rate)
+                print("round %d %-10s %7.1f DORA/s (drops DO/RA %s, load average %s)"
+                      % (round_number, mode, rate, drops, open("/proc/loadavg").read().split()[0]), flush=True)
+        best = {mode: max(values) for mode, values in rates.items()}
+        mean = {mode: statistics.mean(values) for mode, values in rates.items()}
+        print("best: postgresql %.1f/s, memfile %.1f/s -> ratio %.2f; mean ratio %.2f (target >= 0.5)"
+              % (best["postgresql"], best["memfile"], best["postgresql"] / best["memfile"],
+                 mean["postgresql"] / mean["memfile"]))
+    finally:
+        lab.destroy()
+
+
+def failover(args):
+    outages, promotions = [], []
+    for run in range(1, args.runs + 1):
+        lab = leases_lab.LeasesLab(sot.load(leases_lab.kea_lab.EMBEDDED_SOT), lease_backend="postgresql")
+        try:
+            lab.start(leases_lab.kea_lab.EMBEDDED_SOT)
+            with lease_clients.LeaseLoop(lab.nodes, LINK6) as loop:
+                while len(loop.acks) < 20:
+                    time.sleep(0.1)
+                lab.primary.crash()
+                crashed = time.monotonic()
+                returncode, output = lab.promote_standby()
+                promoted = time.monotonic()
+                if returncode != 0:
+                    raise RuntimeError(output[-3000:])
+                deadline = time.monotonic() + 60
+                while not any(ack[0] > crashed for ack in loop.acks) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            after = [ack[1] for ack in loop.acks if ack[0] > crashed]
+            if not after:
+                raise RuntimeError("run %d: no lease within 60 s of the crash" % run)
+            outages.append(min(after) - crashed)
+            promotions.append(promoted - crashed)
+            print("run %d: outage %.2f s, promotion (role, via ansible-playbook) %.2f s, Kea's own share %.2f s"
+                  % (run, outages[-1], promotions[-1], outages[-1] - promotions[-1]), flush=True)
+        finally:
+            lab.destroy()
+    print("outage over %d runs: min %.2f s, median %.2f s, max %.2f s; promotion median %.2f s; "
+          "ratio outage/promotion %.2f" % (len(outages), min(outages), statistics.median(outages), max(outages),
+                                           statistics.median(promotions),
+                                           statistics.median(outages) / statistics.median(promotions)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    bench = commands.add_parser("dora")
+    bench.add_argument("--rounds", type=int, default=4)
+    bench.add_argument("--seconds", type=int, default=6)
+    bench.add_argument("--rate", type=int, default=1500)
+    bench.add_argument("--clients", type=int, default=10)
+    bench.add_argument("--threads", type=int, default=8)  # the embedded rack12 pool holds 11
+    commands.add_parser("failover").add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    reason = leases_lab.missing()
+    if reason:
+        raise SystemExit(reason)
+    (dora if args.command == "dora" else failover)(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
