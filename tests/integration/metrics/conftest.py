@@ -33,7 +33,7 @@ def monitored_fabric():
     if missing:
         pytest.skip(missing)
     lab = metrics_lab.fabric_lab.Fabric(tag="nbm%d" % os.getpid())
-    prometheus = None
+    prometheus = textfile = None
     try:
         lab.build()
         lab.wait_paths(2)
@@ -43,11 +43,14 @@ def monitored_fabric():
             kea, health = metrics_lab.start_exporters(node)
             targets["kea"].append(kea)
             targets["netboot_anycast"].append(health)
+        textfile, bringup_target = metrics_lab.serve_textfile(lab.tor, lab.workdir)
+        targets["bringup"] = [bringup_target]
         prometheus = metrics_lab.Prometheus(lab.tor, lab.workdir, targets, rule_files=[metrics_lab.RULES]).start()
         yield lab, prometheus
     finally:
-        if prometheus is not None:
-            prometheus.stop()
+        for daemon in (prometheus, textfile):
+            if daemon is not None:
+                daemon.stop()
         for node in lab.nodes:
             for daemon in getattr(node, "exporters", []):
                 daemon.stop()

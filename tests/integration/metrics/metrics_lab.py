@@ -23,7 +23,9 @@ import kea_lab  # noqa: E402
 
 HEALTH_METRICS = os.path.join(REPO, "plugins", "module_utils", "anycast", "health_metrics.py")
 RULES = os.path.join(REPO, "monitoring", "prometheus", "netboot-fleet.rules.yml")
-KEA_PORT, HEALTH_PORT, PROMETHEUS_PORT = 21010, 21011, 21090
+DASHBOARD = os.path.join(REPO, "monitoring", "grafana", "netboot-fleet.json")
+BRINGUP_METRICS = os.path.join(REPO, "tests", "unit", "bringup", "golden", "netboot_bringup.prom")
+KEA_PORT, HEALTH_PORT, TEXTFILE_PORT, PROMETHEUS_PORT = 21010, 21011, 21020, 21090
 
 
 def start_exporters(node):
@@ -38,6 +40,27 @@ def start_exporters(node):
             "--port", str(HEALTH_PORT)], node.dir).start(),
     ]
     return ["%s:%d" % (address, KEA_PORT), "%s:%d" % (address, HEALTH_PORT)]
+
+
+def serve_textfile(netns, workdir):
+    """A bring-up's textfile metrics served over HTTP in netns, as node_exporter's textfile collector would
+    expose them (the golden file of tests/unit/bringup): (daemon, target, metrics path)."""
+    directory = os.path.join(workdir, "textfile")
+    os.makedirs(directory, exist_ok=True)
+    with open(BRINGUP_METRICS, encoding="utf-8") as source, \
+            open(os.path.join(directory, "metrics"), "w", encoding="utf-8") as target:
+        target.write(source.read())
+    daemon = fabric_lab.Daemon("textfile", netns, [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                                   "--directory", directory, str(TEXTFILE_PORT)], workdir).start()
+    return daemon, "127.0.0.1:%d" % TEXTFILE_PORT
+
+
+def dashboard_queries():
+    """(panel title, PromQL) of every target of the Grafana dashboard, its variables set to match everything."""
+    with open(DASHBOARD, encoding="utf-8") as handle:
+        dashboard = json.load(handle)
+    return [(panel["title"], target["expr"].replace("$__rate_interval", "1m").replace("$instance", ".*"))
+            for panel in dashboard["panels"] for target in panel.get("targets", [])]
 
 
 class Prometheus:

@@ -1,5 +1,6 @@
 """A real Prometheus scrapes both DHCP nodes' exporters: exact Kea counts after known exchanges,
-the anycast gauges flip on a drain, and the shipped alert rules evaluate on the real series."""
+the anycast gauges flip on a drain, the shipped alert rules evaluate on the real series, and every
+query of the Grafana dashboard parses and returns data."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _sum(prometheus, metric, **labels):
 def test_both_nodes_are_scraped(monitored_fabric):
     _lab, prometheus = monitored_fabric
     up = prometheus.query("up")
-    assert len(up) == 4 and set(up.values()) == {1.0}, up
+    assert len(up) == 5 and set(up.values()) == {1.0}, up  # 2 nodes x 2 exporters, the bring-up textfile
     for node in ("n1", "n2"):
         prometheus.wait_value('netboot_anycast_announced{node="%s"}' % node, 1.0)
         prometheus.wait_value('netboot_anycast_up{node="%s"}' % node, 1.0)
@@ -99,3 +100,13 @@ def test_a_dead_kea_dhcp6_fails_its_family_probe(monitored_fabric):
     finally:
         node.start_kea("dhcp6")
     prometheus.wait_value('netboot_anycast_announced{node="n2"}', 1.0, timeout=30)
+
+
+def test_every_dashboard_query_returns_data(monitored_fabric):
+    """Every panel's PromQL parses (Prometheus answers bad_data otherwise) and finds series: the
+    metric and label names it uses are the exporters' real ones."""
+    _lab, prometheus = monitored_fabric
+    queries = metrics_lab.dashboard_queries()
+    assert len(queries) >= 15
+    empty = [(title, expression) for title, expression in queries if not prometheus.query(expression)]
+    assert not empty, empty
