@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc import console
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import consoles
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import telemetry
 from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
@@ -58,6 +60,7 @@ class ActionModule(SotAction):
         dest=dict(type="path", default="/var/tmp/netboot-fleet/reports"),
         latest=dict(type="bool", default=True),
         metrics_dir=dict(type="path"),
+        consoles=dict(type="dict", default={}),
         summary_limit=dict(type="int", default=40),
         html_limit=dict(type="int", default=2000),
     )
@@ -77,6 +80,7 @@ class ActionModule(SotAction):
         wait["ran"] = boolean(wait.get("ran", False), strict=False)
         report = bringup_report.build(records, run, power=args["power"], observations=args["observations"],
                                       nodes=args["nodes"], wait=wait)
+        consoles.attach(report, {name: console.read_lines(path) for name, path in args["consoles"].items() if path})
         started = run.get("started") or datetime.now(timezone.utc).timestamp()
         stem = "bringup-%s%s" % (datetime.fromtimestamp(float(started), timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
                                  "-check" if report["run"]["check_mode"] else "")

@@ -68,6 +68,13 @@ options:
     description: Point C(latest.json) and C(latest.html) in O(dest) at this report (never in check mode).
     type: bool
     default: true
+  consoles:
+    description:
+      - Per machine name, the path of its recorded serial console (M(netboot.fleet.bmc_console) RV(netboot.fleet.bmc_console#module:path)).
+      - The page shows each recorded console's last lines, every line behind a click, failed machines first; the JSON
+        report holds the lines.
+    type: dict
+    default: {}
   metrics_dir:
     description:
       - Directory of C(netboot_bringup.prom), for example the C(--collector.textfile.directory) of the controller's
