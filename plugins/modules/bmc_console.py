@@ -16,7 +16,7 @@ description:
     to C(<dest>/<name>.log) (mode 0600), reconnecting if the session breaks, until it is stopped or O(max_seconds) pass.
     Start it before the power command to see the firmware's own lines.
   - With O(state=stopped), stops the recorder and returns the console's last lines (control sequences removed). No BMC
-    exchange: a BMC that went away still gives what was recorded.
+    exchange, so a BMC that went away still gives what was recorded.
   - The credentials reach the recorder on its standard input, never in its arguments; they never appear in results.
   - Runs on the Ansible controller; the recorder lives in C(plugins/module_utils/bmc/console.py).
 options:
