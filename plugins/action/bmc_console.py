@@ -15,6 +15,7 @@ from ansible_collections.netboot.fleet.plugins.plugin_utils.bmc_action import CO
 
 
 class ActionModule(BmcAction):
+    _inventory_hostname = None  # the default recording name, set by run()
     ARGS = dict(
         state=dict(type="str", choices=["recording", "stopped"], default="recording"),
         dest=dict(type="path", default="/var/tmp/netboot-fleet/consoles"),
