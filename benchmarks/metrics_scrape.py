@@ -25,16 +25,9 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, "collections"))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration", "kea"))
 sys.path.insert(0, HERE)
 
-from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
-from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea  # noqa: E402
-import kea_lab  # noqa: E402
-from kea_dora import perfdhcp  # noqa: E402
-from kea_render import write_generated_sot  # noqa: E402
+from kea_dora import kea_lab, perfdhcp, render_for_perfdhcp  # noqa: E402  (kea_dora puts the paths in place)
 
 TARGET_RATIO = 0.95
 SCRAPE_INTERVAL = 5.0
@@ -109,15 +102,7 @@ def main():
     topology = kea_lab.Topology("m%d" % os.getpid())
     control_socket = os.path.join(tmp, "kea4.sock")
     try:
-        loaded = sot.load(write_generated_sot(os.path.join(tmp, "sot.json"), args.machines))
-        settings = kea.Settings.from_dict({"interfaces4": [topology.srv_if], "control_socket4": control_socket,
-                                           "lease_file4": os.path.join(tmp, "l4.csv"), "log_severity": "WARN"})
-        generated = kea.render(loaded, "dhcp4", settings)
-        rack = generated["Dhcp4"]["subnet4"][0]
-        giaddr = rack["relay"]["ip-addresses"][0]
-        macs = os.path.join(tmp, "macs.txt")
-        with open(macs, "w", encoding="utf-8") as handle:
-            handle.write("".join(r["hw-address"] + "\n" for r in rack["reservations"]))
+        generated, dummy, giaddr, macs = render_for_perfdhcp(tmp, args.machines, topology)
         config = os.path.join(tmp, "kea4.json")
         with open(config, "w", encoding="utf-8") as handle:
             json.dump(generated, handle)

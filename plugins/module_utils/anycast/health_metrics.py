@@ -5,7 +5,8 @@
 
 The loop (dhcp_probe.py watch) already writes everything it knows to its status file every round;
 this exporter only reads it, so the loop stays standard-library only and unchanged. Copied to the
-nodes by the node_metrics role and run beside kea-exporter (which exports Kea's own statistics).
+nodes by the node_metrics role, beside dhcp_probe.py (it reads the status with the loop's own reader),
+and run beside kea-exporter (which exports Kea's own statistics).
 
     health_metrics.py --config /etc/netboot-anycast/healthcheck.json --address 192.0.2.1 --port 9548
 
@@ -24,9 +25,14 @@ A round stops at its first failed check: the checks after it have no sample in t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
+
+try:
+    from ansible_collections.netboot.fleet.plugins.module_utils.anycast.dhcp_probe import (
+        ANNOUNCED, WITHDRAWN, load_config, read_status)
+except ImportError:  # a program on the node, beside dhcp_probe.py (the anycast_bgp role installs both there)
+    from dhcp_probe import ANNOUNCED, WITHDRAWN, load_config, read_status  # type: ignore[no-redef]
 
 try:
     from prometheus_client.core import GaugeMetricFamily
@@ -34,18 +40,10 @@ try:
 except ImportError:  # only the exporter program needs it; the pure parts below do not
     HAS_PROMETHEUS_CLIENT = False
 
-ANNOUNCED, DRAINED, WITHDRAWN = "announced", "drained", "withdrawn"
+DRAINED = "drained"
 STATES = (ANNOUNCED, DRAINED, WITHDRAWN)
 # The status is rewritten every round (a fraction of a second); older than this, the loop is not running.
 STALE_AFTER = 5.0
-
-
-def read_json(path: str):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
 
 
 def state_of(status: dict) -> str:
@@ -102,7 +100,7 @@ class StatusCollector:
 
     def collect(self):
         families = {}
-        for name, labels, value in samples(read_json(self.status_file), self.clock()):
+        for name, labels, value in samples(read_status(self.status_file), self.clock()):
             if name not in families:
                 families[name] = GaugeMetricFamily("netboot_anycast_" + name, _HELP[name],
                                                    labels=["node"] + sorted(labels))
@@ -122,9 +120,10 @@ def main(argv=None) -> int:
         return 2
     from prometheus_client import REGISTRY, start_http_server
 
-    config = read_json(args.config)
-    if config is None:
-        sys.stderr.write("cannot read the health-check configuration %s\n" % args.config)
+    try:
+        config = load_config(args.config)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write("cannot read the health-check configuration %s: %s\n" % (args.config, exc))
         return 2
     REGISTRY.register(StatusCollector(config["node"], config["status_file"]))
     start_http_server(args.port, args.address)
