@@ -19,6 +19,8 @@ setup:
 
 bringup: lab-up
 	ansible-playbook -i inventory/ playbooks/bringup.yml
+	@echo "The lab's DHCP node metrics (URLs above) are reached through its rack switch:" \
+	  "ip netns exec $(LAB_PREFIX)-tor curl -s <url>"
 
 lab-up: setup
 	python lab/netboot_lab.py up --sot inventory/sot --prefix $(LAB_PREFIX)

@@ -48,6 +48,22 @@ def bare_config(generated, subnet):
     return {"Dhcp4": body}
 
 
+def render_for_perfdhcp(tmp, machines, topology):
+    """The Dhcp4 config of a generated SoT of `machines` for Kea in topology's server namespace (control socket
+    tmp/kea4.sock, leases tmp/l4.csv), its first subnet, that subnet's relay address and a file of its reserved
+    MACs for perfdhcp -M: (config, subnet, giaddr, macs path)."""
+    loaded = sot.load(write_generated_sot(os.path.join(tmp, "sot.json"), machines))
+    settings = kea.Settings.from_dict({
+        "interfaces4": [topology.srv_if], "control_socket4": os.path.join(tmp, "kea4.sock"),
+        "lease_file4": os.path.join(tmp, "l4.csv"), "log_severity": "WARN"})
+    generated = kea.render(loaded, "dhcp4", settings)
+    rack = generated["Dhcp4"]["subnet4"][0]
+    macs = os.path.join(tmp, "macs.txt")
+    with open(macs, "w") as handle:
+        handle.write("".join(r["hw-address"] + "\n" for r in rack["reservations"]))
+    return generated, rack, rack["relay"]["ip-addresses"][0], macs
+
+
 def perfdhcp(netns, giaddr, macs, rate, seconds):
     proc = subprocess.run(["ip", "netns", "exec", netns, "perfdhcp", "-4", "-l", giaddr, "-L", "67", "-M", macs,
                            "-r", str(rate), "-p", str(seconds), "-W", "300000", kea_lab.ANYCAST4],
@@ -73,16 +89,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="nbk-dora-")
     topology = kea_lab.Topology("d%d" % os.getpid())
     try:
-        loaded = sot.load(write_generated_sot(os.path.join(tmp, "sot.json"), args.machines))
-        settings = kea.Settings.from_dict({
-            "interfaces4": [topology.srv_if], "control_socket4": os.path.join(tmp, "kea4.sock"),
-            "lease_file4": os.path.join(tmp, "l4.csv"), "log_severity": "WARN"})
-        generated = kea.render(loaded, "dhcp4", settings)
-        rack = generated["Dhcp4"]["subnet4"][0]
-        giaddr = rack["relay"]["ip-addresses"][0]
-        macs = os.path.join(tmp, "macs.txt")
-        with open(macs, "w") as handle:
-            handle.write("".join(r["hw-address"] + "\n" for r in rack["reservations"]))
+        generated, rack, giaddr, macs = render_for_perfdhcp(tmp, args.machines, topology)
         configs = {"generated": generated, "bare": bare_config(generated, rack)}
         print("generated Dhcp4: %d subnets, %d reservations, %d classes; probing %d reserved MACs via %s"
               % (len(generated["Dhcp4"]["subnet4"]),

@@ -5,7 +5,7 @@ Called by OpenIPMI's ipmi_sim (lan.conf: chassis_control "<this> <machine dir>")
     chassis_control.py DIR get power boot      -> prints "power:0|1" and "boot:<device>"
     chassis_control.py DIR set KEY VALUE ...   (power 0|1, reset 1, shutdown 1, boot pxe|default|..., identify ...)
 
-DIR holds vm.json (written by lab/netboot_lab.py: the namespace and the qemu argv), and this program
+DIR holds vm.json (written by lab/netboot_lab.py: the qemu argv, and the tap and namespace of its NIC), and this program
 keeps qemu.pid ("<pid> <start time>"), boot (the requested boot device) and power.log ("<epoch> on|off"
 per real transition: the ground truth of when a machine was powered on) there.
 
@@ -14,14 +14,41 @@ so qemu is started detached (not with -daemonize, which returns only once the VM
 request that finds the VM already in the wanted state changes nothing.
 """
 
+import ctypes
+import fcntl
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
 
 STOP_TIMEOUT = 5.0
+CLONE_NEWNET = 0x40000000
+TUNSETIFF = 0x400454CA
+IFF_TAP, IFF_NO_PI = 0x0002, 0x1000
+
+
+def open_tap(netns, name):
+    """A file descriptor of tap `name` of namespace `netns`, for qemu's -netdev tap,fd=N.
+
+    qemu itself runs in the host's namespace, so that its serial console (a TCP server on
+    127.0.0.1) is reachable by the BMC simulator's Serial-over-LAN; only its NIC is in the lab.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open("/run/netns/%s" % netns, os.O_RDONLY)
+    try:
+        if libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns(%s)" % netns)
+        tap = os.open("/dev/net/tun", os.O_RDWR)
+        fcntl.ioctl(tap, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
+        return tap
+    finally:
+        libc.setns(own, CLONE_NEWNET)
+        os.close(target)
+        os.close(own)
 
 
 def process_start_time(pid):
@@ -67,12 +94,16 @@ class Machine:
     def power_on(self):
         if self.pid():
             return
-        argv = ["ip", "netns", "exec", self.spec["netns"]] + self.spec["argv"]
+        argv, fds = self.spec["argv"], ()
+        if self.spec.get("tap"):
+            fds = (open_tap(self.spec["netns"], self.spec["tap"]),)
+            argv = [arg.replace("{tap_fd}", str(fds[0])) for arg in argv]
         with open(self.path("qemu.log"), "ab") as log:
-            # `ip netns exec` execs qemu: the child's PID is qemu's. A new session so that
-            # ipmi_sim (and this program's exit) do not take the VM down with them.
+            # A new session so that ipmi_sim (and this program's exit) do not take the VM down with them.
             qemu = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,  # pylint: disable=consider-using-with
-                                    start_new_session=True, close_fds=True)
+                                    start_new_session=True, close_fds=True, pass_fds=fds)
+        for fd in fds:
+            os.close(fd)
         with open(self.path("qemu.pid.tmp"), "w") as pidfile:
             pidfile.write("%d %s\n" % (qemu.pid, process_start_time(qemu.pid)))
         os.replace(self.path("qemu.pid.tmp"), self.path("qemu.pid"))

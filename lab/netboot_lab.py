@@ -427,13 +427,21 @@ class Lab:
             data = yaml.safe_load(source) or {}
         return data.get("netboot_bmc_username", "admin"), str(data["netboot_bmc_password"])
 
+    @staticmethod
+    def console_port(machine):
+        return machine.bmc.port or 623
+
     def vm_argv(self, fleet, index, machine):
         mdir = os.path.join(self.dir, "machines", machine.name)
         network = fleet.network(machine.network)
+        # The serial console: a TCP server the BMC's Serial-over-LAN connects to (lan.conf `sol`), on the
+        # BMC's port number (TCP beside its UDP), also written to serial.log. The NIC: the lab's tap, by fd.
+        console = "socket,id=console,host=127.0.0.1,port=%d,server=on,wait=off,logfile=%s" % (
+            self.console_port(machine), os.path.join(mdir, "serial.log"))
         argv = ["qemu-system-x86_64", "-name", machine.name, "-accel", "tcg", "-smp", "1",
                 "-display", "none", "-monitor", "none", "-nodefaults", "-no-user-config",
-                "-serial", "file:" + os.path.join(mdir, "serial.log"),
-                "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % self.tap(index)]
+                "-chardev", console, "-serial", "chardev:console",
+                "-netdev", "tap,id=n0,fd={tap_fd}"]
         if machine.firmware == "bios":
             # SeaBIOS + the NIC's own iPXE ROM (qemu's efi-e1000.rom): its DHCP is already iPXE's.
             return argv + ["-m", "128", "-boot", "n", "-device", "e1000,netdev=n0,mac=%s" % machine.mac]
@@ -457,7 +465,8 @@ class Lab:
             if machine.firmware != "bios" and not os.path.exists(os.path.join(mdir, "OVMF_VARS.fd")):
                 shutil.copyfile(OVMF_VARS, os.path.join(mdir, "OVMF_VARS.fd"))
             with open(os.path.join(mdir, "vm.json"), "w") as out:
-                json.dump({"netns": self.tor, "argv": self.vm_argv(fleet, index, machine)}, out, indent=1)
+                json.dump({"netns": self.tor, "tap": self.tap(index), "argv": self.vm_argv(fleet, index, machine)}, out,
+                          indent=1)
             name = "bmc-" + machine.name
             if machine.bmc.protocol != "ipmi":
                 raise LabError("machine %s: the lab simulates IPMI BMCs only (bmc.protocol %s)" % (machine.name, machine.bmc.protocol))
@@ -474,7 +483,7 @@ class Lab:
             # The password is in this root-only file, never on a command line.
             with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
                 out.write(LAN_CONF % {"name": machine.name[:16], "address": machine.bmc.address, "port": port,
-                                      "username": username, "password": password,
+                                      "username": username, "password": password, "console_port": self.console_port(machine),
                                       "control": "%s %s %s" % (sys.executable, CHASSIS_CONTROL, mdir)})
             self.spawn(name, ["ipmi_sim", "-c", conf, "-f", os.path.join(bdir, "bmc.emu"), "-n", "-s",
                               os.path.join(bdir, "state")])
@@ -535,6 +544,7 @@ set_working_mc 0x20
   endlan
   user 2 true  "%(username)s" "%(password)s" admin 10 none md2 md5 straight
   chassis_control "%(control)s"
+  sol "tcp:127.0.0.1:%(console_port)d" 115200
 """
 
 

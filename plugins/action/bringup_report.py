@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: netboot.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""bringup_report: build the bring-up report on the controller and write it as JSON and HTML."""
+"""bringup_report: build the bring-up report on the controller and write it as JSON and HTML, with its
+events as JSON lines and its metrics in the node_exporter textfile format."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from datetime import datetime, timezone
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc import console
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import consoles
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import telemetry
 from ansible_collections.netboot.fleet.plugins.module_utils.safe_dir import ensure_dir
 from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
 
@@ -40,6 +44,9 @@ def _link(target, link):
     os.replace(temp, link)
 
 
+METRICS_FILE = "netboot_bringup.prom"
+
+
 class ActionModule(SotAction):
     _requires_connection = False
     TRANSFERS_FILES = False
@@ -53,6 +60,8 @@ class ActionModule(SotAction):
         wait=dict(type="dict", default={}),
         dest=dict(type="path", default="/var/tmp/netboot-fleet/reports"),
         latest=dict(type="bool", default=True),
+        metrics_dir=dict(type="path"),
+        consoles=dict(type="dict", default={}),
         summary_limit=dict(type="int", default=40),
         html_limit=dict(type="int", default=2000),
     )
@@ -72,16 +81,24 @@ class ActionModule(SotAction):
         wait["ran"] = boolean(wait.get("ran", False), strict=False)
         report = bringup_report.build(records, run, power=args["power"], observations=args["observations"],
                                       nodes=args["nodes"], wait=wait)
+        consoles.attach(report, {name: console.read_lines(path) for name, path in args["consoles"].items() if path})
         started = run.get("started") or datetime.now(timezone.utc).timestamp()
         stem = "bringup-%s%s" % (datetime.fromtimestamp(float(started), timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
                                  "-check" if report["run"]["check_mode"] else "")
         dest = args["dest"]
-        paths = {"json": os.path.join(dest, stem + ".json"), "html": os.path.join(dest, stem + ".html")}
+        paths = {"json": os.path.join(dest, stem + ".json"), "html": os.path.join(dest, stem + ".html"),
+                 "events.jsonl": os.path.join(dest, stem + ".events.jsonl")}
+        # One metrics file, replaced by each real run: the textfile collector reads every *.prom of its directory.
+        metrics = None if report["run"]["check_mode"] else os.path.join(args["metrics_dir"] or dest, METRICS_FILE)
         try:
             # Under /var/tmp by default: refused when another user made it (or a link in its place) first.
             ensure_dir(dest, 0o755)
             _write(paths["json"], bringup_report.to_json(report))
             _write(paths["html"], bringup_report.to_html(report, limit=args["html_limit"]))
+            _write(paths["events.jsonl"], telemetry.events_jsonl(report))
+            if metrics:
+                os.makedirs(os.path.dirname(metrics), exist_ok=True)
+                _write(metrics, telemetry.metrics_text(report))
             # A check run's report does not replace the last real one as "latest".
             if args["latest"] and not report["run"]["check_mode"]:
                 for kind, path in paths.items():
@@ -89,6 +106,7 @@ class ActionModule(SotAction):
         except OSError as exc:
             raise AnsibleActionFail("cannot write the bring-up report to %s: %s" % (dest, exc)) from None
         return dict(
-            changed=True, json=paths["json"], html=paths["html"], summary=report["summary"],
+            changed=True, json=paths["json"], html=paths["html"], events=paths["events.jsonl"], metrics=metrics,
+            summary=report["summary"],
             failed_machines=[row["name"] for row in report["machines"] if row["status"] == "failed"],
             lines=bringup_report.summary_lines(report, paths["html"], limit=args["summary_limit"]))

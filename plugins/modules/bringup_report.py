@@ -20,6 +20,12 @@ description:
     seen doing. Failed machines are listed first.
   - Writes C(<dest>/bringup-<start time>.json) and C(.html) (no external assets) and points C(latest.json)
     and C(latest.html) at them; in check mode the files end in C(-check) and C(latest) is left alone.
+  - Writes the run's events beside them as JSON lines, C(bringup-<start time>.events.jsonl) (one object per machine
+    step, in time order, C(time), C(machine), C(node), C(step), C(detail); a failed machine adds a C(failed) step with its
+    C(stage)), and points C(latest.events.jsonl) at it.
+  - Writes the run's metrics in the node_exporter textfile-collector format to C(netboot_bringup.prom) in O(metrics_dir)
+    (replaced by each run, never in check mode) - machines per status, the funnel (machines that reached each step),
+    failures by stage, machines stalled half-way, histograms of the seconds from the power command to each step.
   - Returns a compact summary for the terminal.
   - Runs on the controller; the rendering lives in C(plugins/module_utils/bringup/report.py).
 options:
@@ -62,6 +68,18 @@ options:
     description: Point C(latest.json) and C(latest.html) in O(dest) at this report (never in check mode).
     type: bool
     default: true
+  consoles:
+    description:
+      - Per machine name, the path of its recorded serial console (M(netboot.fleet.bmc_console) RV(netboot.fleet.bmc_console#module:path)).
+      - The page shows each recorded console's last lines, every line behind a click, failed machines first; the JSON
+        report holds the lines.
+    type: dict
+    default: {}
+  metrics_dir:
+    description:
+      - Directory of C(netboot_bringup.prom), for example the C(--collector.textfile.directory) of the controller's
+        node_exporter. Defaults to O(dest).
+    type: path
   summary_limit:
     description: At most this many machines in the terminal summary (failed ones first).
     type: int
@@ -117,6 +135,16 @@ html:
   returned: success
   type: str
   sample: /var/tmp/netboot-fleet/reports/bringup-20261126T150000Z.html
+events:
+  description: Path of the events, one JSON object per line.
+  returned: success
+  type: str
+  sample: /var/tmp/netboot-fleet/reports/bringup-20261126T150000Z.events.jsonl
+metrics:
+  description: Path of the textfile metrics; null in check mode.
+  returned: success
+  type: str
+  sample: /var/tmp/netboot-fleet/reports/netboot_bringup.prom
 summary:
   description: Machine count, count per status (ok, failed, unobserved, planned, not_started), power-to-script seconds.
   returned: success

@@ -88,6 +88,27 @@ def podman(*args):
     return subprocess.run(["podman"] + list(args), check=True, text=True, capture_output=True, env=env).stdout
 
 
+def check_observability(report_dir, rows):
+    """The consoles recorded through the BMCs' Serial-over-LAN, the events and metrics beside the report,
+    and both nodes' exporters."""
+    uefi = rows["e2e-uefi1"]["console"]["lines"]
+    assert any("Start PXE over IPv4" in line or "BdsDxe" in line for line in uefi), uefi[-20:]  # OVMF's own
+    assert any("iPXE initialising devices" in line for line in uefi), uefi[-20:]               # iPXE's own
+    assert "console" in rows["e2e-bios1"]  # recorded (SeaBIOS and the NIC's ROM print on VGA only)
+    with open(os.path.join(report_dir, "latest.html")) as page:
+        assert "<h2>Consoles</h2>" in page.read()
+    with open(os.path.join(report_dir, "latest.events.jsonl")) as lines:
+        events = [json.loads(line) for line in lines]
+    assert {(event["machine"], event["step"]) for event in events} >= {(name, "script") for name in MACHINES}
+    with open(os.path.join(report_dir, "netboot_bringup.prom")) as metrics:
+        assert 'netboot_bringup_machines{status="ok"} 2\n' in metrics.read()
+    for node, address in (("dhcp-a1", "192.0.2.1"), ("dhcp-a2", "192.0.2.3")):
+        kea = podman("exec", "%s-%s" % (PREFIX, node), "curl", "-sf", "http://%s:9547/metrics" % address)
+        assert 'kea_dhcp4_packets_sent_total{operation="ack"}' in kea
+        health = podman("exec", "%s-%s" % (PREFIX, node), "curl", "-sf", "http://%s:9548/metrics" % address)
+        assert 'netboot_anycast_announced{node="%s"} 1.0' % node in health
+
+
 def test_machines_fetch_their_scripts_and_survive_a_dead_kea(e2e_lab):
     test_started = time.time()
     # Reports and playbook output stay in the lab's state dir for a post-mortem (the next run replaces them).
@@ -122,6 +143,7 @@ def test_machines_fetch_their_scripts_and_survive_a_dead_kea(e2e_lab):
         print("%s (%s): script fetched %.1f s after the power command, served by %s"
               % (name, firmware, row["seconds_to_script"], served_by[name]))
     assert anycast_next_hops() == ["192.0.2.1", "192.0.2.3"], "both nodes announce the anycast address"
+    check_observability(os.path.join(reports, "first"), rows)
 
     # Kill Kea (DHCPv4) on the node that served the BIOS machine; its health check withdraws the route.
     victim_machine = "e2e-bios1"

@@ -21,6 +21,8 @@ import html
 import json
 from datetime import datetime, timezone
 
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import consoles
+
 SCHEMA = "netboot.fleet/bringup-report/1"
 # Timeline steps, in boot order: (key, label).
 STEPS = (
@@ -441,5 +443,6 @@ def to_html(report, limit=2000):
     if len(report["machines"]) > limit:
         out.append('<p class="meta">%d more machines are not shown here (the JSON report lists every machine).</p>\n'
                    % (len(report["machines"]) - limit))
+    out.append(consoles.html(report, limit))
     out.append("</body>\n</html>\n")
     return "".join(out)

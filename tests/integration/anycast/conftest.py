@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
 import pytest
@@ -13,20 +12,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fabric as fabric_lab  # noqa: E402
 
 
-def _missing():
-    if os.geteuid() != 0:
-        return "needs root (network namespaces)"
-    for tool in ("kea-dhcp4", "kea-dhcp6", "bird", "birdc", "vtysh", "dhcrelay", "iptables", "ip6tables", "ip"):
-        if shutil.which(tool) is None:
-            return "%s is not installed" % tool
-    if not os.path.exists("/usr/lib/frr/bgpd"):
-        return "FRR is not installed"
-    return None
-
-
 @pytest.fixture(scope="session")
 def anycast_fabric():
-    missing = _missing()
+    missing = fabric_lab.missing_tools()
     if missing:
         pytest.skip(missing)
     lab = fabric_lab.Fabric()

@@ -43,6 +43,18 @@ NODES = ("n1", "n2")
 MACHINES = 8  # reserved clients: 02:00:00:00:00:10.. -> 198.51.100.10.., 2001:db8:12::10..
 
 
+def missing_tools():
+    """Why the fabric cannot be built on this machine, or None."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces)"
+    for tool in ("kea-dhcp4", "kea-dhcp6", "bird", "birdc", "vtysh", "dhcrelay", "iptables", "ip6tables", "ip"):
+        if shutil.which(tool) is None:
+            return "%s is not installed" % tool
+    if not os.path.exists("/usr/lib/frr/bgpd"):
+        return "FRR is not installed"
+    return None
+
+
 def run(*command, check=True, timeout=60):
     return subprocess.run(command, check=check, capture_output=True, text=True, timeout=timeout)
 

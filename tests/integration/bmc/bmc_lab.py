@@ -93,10 +93,13 @@ def venv_tool(name):
 class IpmiSim:
     """One ipmi_sim BMC. With chassis_control=False it refuses power and boot commands."""
 
-    def __init__(self, workdir, port=None, chassis_control=True, password=PASSWORD):
+    def __init__(self, workdir, port=None, chassis_control=True, password=PASSWORD, sol_port=None):
+        """chassis_control: True (files/chassis_control.sh), False (none) or a command line.
+        sol_port: Serial-over-LAN to the TCP server on 127.0.0.1:sol_port (a qemu serial chardev)."""
         self.dir = workdir
         self.port = port or free_port()
         self.chassis_control = chassis_control
+        self.sol_port = sol_port
         self.password = password
         self.process = None
         os.makedirs(os.path.join(self.dir, "state"), exist_ok=True)
@@ -110,8 +113,11 @@ class IpmiSim:
         """Start ipmi_sim without waiting for it (to start many at once)."""
         with open(os.path.join(FILES, "lan.conf.in")) as template:
             config = template.read()
-        control = ('  chassis_control "%s %s"' % (os.path.join(FILES, "chassis_control.sh"), self.dir)
-                   if self.chassis_control else "")
+        command = (self.chassis_control if isinstance(self.chassis_control, str)
+                   else "%s %s" % (os.path.join(FILES, "chassis_control.sh"), self.dir))
+        control = '  chassis_control "%s"' % command if self.chassis_control else ""
+        if self.sol_port:
+            control += '\n  sol "tcp:127.0.0.1:%d" 115200' % self.sol_port
         config = (config.replace("@NAME@", "sim%d" % self.port).replace("@PORT@", str(self.port))
                   .replace("@PASSWORD@", self.password).replace("@CHASSIS_CONTROL@", control))
         conf = os.path.join(self.dir, "lan.conf")
