@@ -55,6 +55,27 @@ options:
         O(template_dir); do not set it yourself.
     type: dict
     required: true
+  callback_key:
+    description:
+      - Key of the machines' callback tokens (hex). Set by the action plugin from the controller's key file
+        (C(callback.key) in the state directory, made on first use, mode 0600); do not set it yourself.
+      - Each machine's answer file calls back C(<http_url>/callback/<name>/<token>/installed) when its
+        install is done; the token is an HMAC of the machine's name and MAC, so one machine cannot
+        report another as installed.
+    type: str
+  local_boot:
+    description:
+      - Names of installed machines (their state in the controller's machine-state store, see
+        M(netboot.fleet.machine_state)). Their iPXE script, GRUB and pxelinux configs boot the local disk
+        instead of the installer. Set by the action plugin; do not set it yourself.
+    type: list
+    elements: str
+    default: []
+  state_dir:
+    description:
+      - Directory on the controller with the machine-state store and the callback key.
+      - Default - the inventory variable C(netboot_state_dir), else C(~/.local/state/netboot.fleet).
+    type: path
   sot_label:
     description: Controller path shown in error messages instead of the node's temporary copy. Set by the action plugin.
     type: str
@@ -166,7 +187,7 @@ try:
 except ImportError:  # pragma: no cover - a missing python3-* package on the node
     IMPORT_ERROR = traceback.format_exc()
 
-DIGEST_VERSION = 1  # bump when the renderer's output changes for the same inputs
+DIGEST_VERSION = 2  # bump when the renderer's output changes for the same inputs
 
 
 def inputs_digest(source, params):
@@ -174,7 +195,8 @@ def inputs_digest(source, params):
     templates too), the templates and the options. Equal to the last run's, with every file intact,
     means nothing to do: the SoT is not even loaded."""
     digest = hashlib.sha256(("%d\0%s\0" % (DIGEST_VERSION, json.dumps(
-        [params["templates"], params["http_url"], sorted(params["loaders"])], sort_keys=True))).encode("utf-8"))
+        [params["templates"], params["http_url"], sorted(params["loaders"]), params["callback_key"],
+         sorted(params["local_boot"])], sort_keys=True))).encode("utf-8"))
     paths = [source] if os.path.isfile(source) else sorted(
         os.path.join(current, name) for current, _dirs, names in os.walk(source) for name in names)
     for path in paths:
@@ -193,7 +215,8 @@ def build_units(source, params):
     if absolute:
         raise pxe.PxeError(absolute)
     templates = pxe.Templates(params["templates"], pxe.read_profile_templates(fleet))
-    return pxe.Renderer(fleet, templates, http_url=params["http_url"], loaders=params["loaders"]).units()
+    return pxe.Renderer(fleet, templates, http_url=params["http_url"], loaders=params["loaders"],
+                        callback_key=params["callback_key"], local_boot=params["local_boot"]).units()
 
 
 def main():
@@ -203,6 +226,9 @@ def main():
             template_dir=dict(type="path"),
             templates=dict(type="dict", required=True),
             sot_label=dict(type="str"),
+            callback_key=dict(type="str", no_log=True),
+            local_boot=dict(type="list", elements="str", default=[]),
+            state_dir=dict(type="path"),
             tftp_root=dict(type="path", required=True),
             http_root=dict(type="path", required=True),
             http_url=dict(type="str"),

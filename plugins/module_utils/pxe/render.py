@@ -27,6 +27,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import callback
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout, patterns
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe.layout import HTTP, INSTALLER_FILES, TFTP
@@ -56,6 +57,7 @@ TEMPLATE_NAMES = (
     "kickstart.cfg",           # installer/<name>/ks.cfg
     "autoinstall-user-data",   # installer/<name>/user-data
     "autoinstall-meta-data",   # installer/<name>/meta-data
+    "minimal.conf",            # installer/<name>/install.conf
 )
 DEFAULT_TEMPLATE_DIR = os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "templates", "pxe"))
@@ -233,6 +235,8 @@ def _installer_args(installer: str, answer_dir: str, hostname: str, domain: str)
         return args + (" domain=%s" % domain if domain else "")
     if installer == "kickstart":
         return "inst.ks=%s/ks.cfg" % answer_dir
+    if installer == "minimal":
+        return "nbf.answer=%s/install.conf" % answer_dir
     return "autoinstall ds=nocloud-net;s=%s/" % answer_dir
 
 
@@ -278,14 +282,20 @@ class Renderer:
 
     http_url overrides the service URL (e.g. a DNS name); by default machines with IPv4 use
     http://fabric.pxe_ipv4[:http_port], IPv6-only machines http://[fabric.pxe_ipv6][:http_port].
+
+    callback_key: the key of the machines' callback tokens (bringup/callback.py); without it answer files
+    carry no callback. local_boot: names of installed machines, whose scripts boot their local disk.
     """
 
-    def __init__(self, fleet, templates: Templates, http_url: str | None = None, loaders=LOADERS):
+    def __init__(self, fleet, templates: Templates, http_url: str | None = None, loaders=LOADERS,
+                 callback_key: str | None = None, local_boot=frozenset()):
         if not HAS_NETADDR:  # pragma: no cover
             raise ImportError("netboot.fleet needs the Python library netaddr (python3-netaddr)")
         self.fleet = fleet
         self.templates = templates
         self.loaders = tuple(loader for loader in LOADERS if loader in loaders)
+        self.callback_key = callback_key
+        self.local_boot = frozenset(local_boot)
         self._unknown_loaders = sorted(set(loaders) - set(LOADERS))
         fabric = fleet.fabric
         if http_url:
@@ -372,6 +382,7 @@ class Renderer:
                 profile=profile.name, installer=profile.installer, disk=profile.disk,
                 packages=list(profile.packages), cmdline=profile.cmdline, http_url=base,
                 kernel_url=asset_url(base, profile.kernel), initrd_url=asset_url(base, profile.initrd))
+            values["image_url"] = "%s/%s" % (values["kernel_url"].rpartition("/")[0], layout.MINIMAL_IMAGE)
             if "grub" in self.loaders:
                 try:
                     values.update(kernel_grub=grub_path(values["kernel_url"]),
@@ -425,6 +436,9 @@ class Renderer:
         context["ipv4"] = machine.ipv4
         context["ipv6"] = machine.ipv6
         context["answer_url"] = "%s/%s" % (answer_dir, INSTALLER_FILES[installer][0][0])
+        context["boot_local"] = name in self.local_boot
+        context["callback_url"] = None if self.callback_key is None else "%s/%s" % (
+            context["http_url"], layout.callback_base(name, callback.token(self.callback_key, name, mac)))
         return context
 
     # -- rendering --------------------------------------------------------
@@ -463,7 +477,10 @@ class Renderer:
 
     def fingerprint(self, machine) -> str:
         """A digest of everything machine_files(machine) depends on."""
-        return hashlib.blake2b(self._group(machine)[1] + _machine_key(machine), digest_size=16).hexdigest()
+        lifecycle = "\0%d\0%s" % (machine.name in self.local_boot,
+                                   callback.token(self.callback_key, machine.name, machine.mac) if self.callback_key else "")
+        return hashlib.blake2b(self._group(machine)[1] + _machine_key(machine) + lifecycle.encode("utf-8"),
+                               digest_size=16).hexdigest()
 
     def render_all(self) -> dict:
         """The whole tree {(root, path): bytes}, sorted: for golden files and small fleets."""

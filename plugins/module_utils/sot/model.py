@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 FIRMWARES = ("bios", "uefi", "uefi-http")
 BMC_PROTOCOLS = ("ipmi", "redfish")
-INSTALLERS = ("preseed", "kickstart", "autoinstall")
+INSTALLERS = ("preseed", "kickstart", "autoinstall", "minimal")
 # Inventory group names the plugin creates itself; a network or rack may not take them.
 RESERVED_GROUPS = ("all", "ungrouped", "machines", "dhcp_nodes")
 
