@@ -80,13 +80,13 @@ options:
     description: Controller path shown in error messages instead of the node's temporary copy. Set by the action plugin.
     type: str
   tftp_root:
-    description: TFTP root on the node (what tftpd-hpa serves).
+    description: TFTP root on the node (what tftpd-hpa serves; the C(pxe_server) role's default).
     type: path
-    required: true
+    default: /srv/tftp
   http_root:
-    description: HTTP root on the node (what nginx serves).
+    description: HTTP root on the node (what nginx serves; the C(pxe_server) role's default).
     type: path
-    required: true
+    default: /srv/netboot-http
   http_url:
     description:
       - Base URL of the HTTP service written into scripts, e.g. C(http://pxe.example.net).
@@ -229,8 +229,8 @@ def main():
             callback_key=dict(type="str", no_log=True),
             local_boot=dict(type="list", elements="str", default=[]),
             state_dir=dict(type="path"),
-            tftp_root=dict(type="path", required=True),
-            http_root=dict(type="path", required=True),
+            tftp_root=dict(type="path", default="/srv/tftp"),
+            http_root=dict(type="path", default="/srv/netboot-http"),
             http_url=dict(type="str"),
             loaders=dict(type="list", elements="str", choices=["grub", "pxelinux"], default=["grub", "pxelinux"]),
             state_file=dict(type="path", default="/var/lib/netboot-fleet/pxe-assets.json"),

@@ -137,6 +137,11 @@ def _retry_or_fail(record, stage, reason, now, policy):
     record["history"].append({"time": now, "state": "failed", "attempt": record["attempt"],
                               "detail": "%s: %s" % (LABELS[stage], reason)})
     if record["attempt"] <= policy.retries:
+        if stage == "booted":  # installed: it keeps booting its disk, only the power cycle is retried
+            record["attempt"] += 1
+            record["attempt_started"] = now
+            _enter(record, "installed", now, "retry after %s: %s" % (LABELS[stage], reason))
+            return record, "retry"
         return start(record, record["run"], now, "retry after %s: %s" % (LABELS[stage], reason)), "retry"
     return fail(record, stage, reason, now), "failed"
 

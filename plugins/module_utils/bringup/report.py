@@ -21,6 +21,8 @@ import html
 import json
 from datetime import datetime, timezone
 
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup.timeline import Index, machine_events
+
 SCHEMA = "netboot.fleet/bringup-report/1"
 # Timeline steps, in boot order: (key, label).
 STEPS = (
@@ -50,74 +52,10 @@ def iso(stamp):
     return datetime.fromtimestamp(stamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _ok(event):
-    return event["status"] is None or 200 <= event["status"] < 400
-
-
-def _earliest(candidates):
-    """The earliest (event, node) pair, ties broken by node name; None if there is none."""
-    return min(candidates, key=lambda pair: (pair[0]["time"], pair[1]), default=None)
-
-
-class _Index:
-    """Every node's events, indexed by (kind, key) -> [(event, node)]."""
-
-    def __init__(self, observations):
-        self.by_key = {}
-        self.lease6_by_mac = {}
-        for observation in observations:
-            node = observation["node"]
-            for event in observation.get("events") or []:
-                self.by_key.setdefault((event["kind"], event["key"]), []).append((event, node))
-                if event["kind"] == "lease6":
-                    for mac in {event.get("mac"), _duid_mac(event["key"])} - {None, ""}:
-                        self.lease6_by_mac.setdefault(mac, []).append((event, node))
-
-    def get(self, kind, key, ok=None):
-        found = self.by_key.get((kind, key), [])
-        return [pair for pair in found if ok is None or _ok(pair[0]) == ok]
-
-
-def _duid_mac(duid):
-    """The MAC inside a DUID-LLT (type 1) or DUID-LL (type 3) of Ethernet (hardware type 1), else None."""
-    octets = (duid or "").split(":")
-    if octets[:4] == ["00", "01", "00", "01"] and len(octets) == 14:
-        return ":".join(octets[8:])
-    if octets[:4] == ["00", "03", "00", "01"] and len(octets) == 10:
-        return ":".join(octets[4:])
-    return None
-
-
 def _step(pair, origin, detail):
     event, node = pair
     return {"time": iso(event["time"]), "offset": None if origin is None else round(event["time"] - origin, 3),
             "node": node, "detail": detail}
-
-
-def _machine_events(machine, index):
-    """{step: (event, node)} of one machine from every node's events."""
-    found = {}
-    leases = index.get("lease4", machine["mac"])
-    if machine.get("duid"):
-        leases += index.get("lease6", machine["duid"])
-    leases += [pair for pair in index.lease6_by_mac.get(machine["mac"], []) if pair not in leases]
-    lease = _earliest(leases)
-    if lease:
-        found["lease"] = lease
-    addresses = sorted({address for address in (machine.get("ipv4"), machine.get("ipv6")) if address}
-                       | {pair[0]["client"] for pair in leases})
-    loader = _earliest(pair for address in addresses for pair in index.get("loader", address, ok=True))
-    if loader:
-        found["loader"] = loader
-    script = _earliest(index.get("script", machine["mac"], ok=True))
-    if script:
-        found["script"] = script
-    answer = _earliest(index.get("answer", machine["name"], ok=True))
-    if answer:
-        found["answer"] = answer
-    found["_script_refused"] = _earliest(index.get("script", machine["mac"], ok=False))
-    found["_entry"] = _earliest(pair for address in addresses for pair in index.get("entry", address, ok=True))
-    return found
 
 
 def _detail(step, event):
@@ -180,11 +118,11 @@ def build(machines, run, power=None, observations=None, nodes=None, wait=None):
     power = power or {}
     observations = sorted((normalise_observation(result) for result in observations or []), key=lambda entry: entry["node"])
     wait = wait or {"ran": False}
-    index = _Index(observations)
+    index = Index(observations)
     rows = []
     for machine in sorted(machines, key=lambda record: record["name"]):
         outcome = power.get(machine["name"])
-        found = _machine_events(machine, index)
+        found = machine_events(machine, index)
         steps = {}
         powered = bool(outcome and outcome.get("ok") and outcome.get("sent") is not None and not run.get("check_mode"))
         # Offsets count from the power command; without one (power stage not run), from the machine's first event.
