@@ -6,7 +6,7 @@ Files (in <NBF_WORK>/minimal-installer/<digest of the inputs>/, built once):
   linux      the kernel of debian-installer-12-netboot-amd64 (the same the debian12 profile boots)
   initrd.gz  busybox-static + lab/minimal_installer/init + the virtio/e1000 modules of that kernel (from the
              matching linux-image package, `apt-get download`: the installer's initrd carries no disk driver)
-  disk.img   what the installer writes to the machine's disk: an MBR (syslinux) and one FAT partition with
+  disk.img.gz  what the installer writes to the machine's disk: an MBR (syslinux) and one FAT partition with
              syslinux (BIOS) and a standalone GRUB as EFI/BOOT/BOOTX64.EFI (UEFI), both booting the same
              kernel and initrd in system mode, which calls back "booted" with the identity the installer
              left after the MBR.
@@ -39,7 +39,7 @@ MODULES = ("kernel/drivers/virtio/virtio.ko", "kernel/drivers/virtio/virtio_ring
            "kernel/drivers/virtio/virtio_pci.ko", "kernel/drivers/block/virtio_blk.ko", "kernel/net/core/failover.ko",
            "kernel/drivers/net/net_failover.ko", "kernel/drivers/net/virtio_net.ko",
            "kernel/drivers/net/ethernet/intel/e1000/e1000.ko")
-PARTITION_MIB = 40
+PARTITION_MIB = 24
 SYSLINUX_CFG = """DEFAULT system
 PROMPT 0
 TIMEOUT 0
@@ -165,7 +165,7 @@ def build(dest_root=None):
                          "busybox-static syslinux syslinux-common mtools dosfstools grub-efi-amd64-bin)" % ", ".join(absent))
     dest = os.path.join(dest_root or os.path.join(STATE_ROOT, "minimal-installer"), digest())
     files = {"linux": os.path.join(dest, "linux"), "initrd": os.path.join(dest, "initrd.gz"),
-             "image": os.path.join(dest, "disk.img"), "debian_initrd": DI_INITRD}
+             "image": os.path.join(dest, "disk.img.gz"), "debian_initrd": DI_INITRD}
     if all(os.path.exists(path) for path in files.values()):
         return files
     os.makedirs(os.path.dirname(dest), exist_ok=True)
@@ -175,7 +175,10 @@ def build(dest_root=None):
         os.makedirs(staged)
         shutil.copy(DI_KERNEL, os.path.join(staged, "linux"))
         build_initrd(kernel_release(DI_KERNEL), work, os.path.join(staged, "initrd.gz"))
-        build_disk(os.path.join(staged, "linux"), os.path.join(staged, "initrd.gz"), work, os.path.join(staged, "disk.img"))
+        raw = os.path.join(work, "disk.img")
+        build_disk(os.path.join(staged, "linux"), os.path.join(staged, "initrd.gz"), work, raw)
+        with open(raw, "rb") as source, gzip.open(os.path.join(staged, "disk.img.gz"), "wb", compresslevel=6) as out:
+            shutil.copyfileobj(source, out)
         for name in os.listdir(staged):
             os.chmod(os.path.join(staged, name), 0o644)
         if not os.path.exists(dest):  # another build may have won: its files are the same

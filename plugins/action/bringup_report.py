@@ -13,6 +13,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import store
+from ansible_collections.netboot.fleet.plugins.plugin_utils import machine_state
 from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
 
 
@@ -50,6 +52,8 @@ class ActionModule(SotAction):
         observations=dict(type="list", elements="dict", default=[]),
         nodes=dict(type="dict", default={}),
         wait=dict(type="dict", default={}),
+        lifecycle=dict(type="dict", default={}),
+        **machine_state.STATE_DIR_ARG,
         dest=dict(type="path", default="/var/tmp/netboot-fleet/reports"),
         latest=dict(type="bool", default=True),
         summary_limit=dict(type="int", default=40),
@@ -69,8 +73,15 @@ class ActionModule(SotAction):
                 record[key] = None if record.get(key) in (None, "") else float(record[key])
         run["check_mode"] = boolean(run.get("check_mode", False), strict=False)
         wait["ran"] = boolean(wait.get("ran", False), strict=False)
+        lifecycle = dict(args["lifecycle"])
+        if lifecycle.get("run") not in (None, ""):
+            try:
+                states = machine_state.machine_store(args, task_vars, self._templar, self.sot_path(args, task_vars)).read()
+            except store.StoreError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+            lifecycle["records"] = {name: states[name] for name in wanted if name in states}
         report = bringup_report.build(records, run, power=args["power"], observations=args["observations"],
-                                      nodes=args["nodes"], wait=wait)
+                                      nodes=args["nodes"], wait=wait, lifecycle=lifecycle)
         started = run.get("started") or datetime.now(timezone.utc).timestamp()
         stem = "bringup-%s%s" % (datetime.fromtimestamp(float(started), timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
                                  "-check" if report["run"]["check_mode"] else "")
@@ -89,4 +100,5 @@ class ActionModule(SotAction):
         return dict(
             changed=True, json=paths["json"], html=paths["html"], summary=report["summary"],
             failed_machines=[row["name"] for row in report["machines"] if row["status"] == "failed"],
+            installed_machines=[row["name"] for row in report["machines"] if row["status"] in ("booted", "left_alone")],
             lines=bringup_report.summary_lines(report, paths["html"], limit=args["summary_limit"]))

@@ -43,8 +43,8 @@ INSTALLER_FILES = {
     "autoinstall": (("user-data", "autoinstall-user-data"), ("meta-data", "autoinstall-meta-data")),
     "minimal": (("install.conf", "minimal.conf"),),
 }
-# The minimal installer (lab/minimal_installer.py) writes this image, served beside its kernel, to the disk.
-MINIMAL_IMAGE = "disk.img"
+# The minimal installer (lab/minimal_installer.py) writes this image (gzip), served beside its kernel, to the disk.
+MINIMAL_IMAGE = "disk.img.gz"
 CALLBACK_DIR = "callback"
 CALLBACK_PHASES = ("installed", "booted")
 
