@@ -75,6 +75,7 @@ class ActionModule(SotAction):
         wait["ran"] = boolean(wait.get("ran", False), strict=False)
         lifecycle = dict(args["lifecycle"])
         if lifecycle.get("run") not in (None, ""):
+            lifecycle["run"] = str(lifecycle["run"])  # as bringup_progress got it (a str option)
             try:
                 states = machine_state.machine_store(args, task_vars, self._templar, self.sot_path(args, task_vars)).read()
             except store.StoreError as exc:

@@ -99,8 +99,9 @@ def url_path(path):
 
 def _refusal(pair):
     event, node = pair
-    how = "HTTP %s" % event["status"] if not (200 <= (event["status"] or 200) < 400) else "an incomplete answer"
-    return event["time"], "GET /%s answered %s by %s" % (event["detail"], how, node)
+    if 200 <= (event["status"] or 200) < 400:
+        return event["time"], "GET /%s was cut short (%s)" % (event["detail"], node)
+    return event["time"], "GET /%s answered HTTP %s by %s" % (event["detail"], event["status"], node)
 
 
 def attempt_steps(machine, profile, index, since, key):
