@@ -64,10 +64,17 @@ class Machine:
         except OSError:
             return "default"
 
+    def boot_order(self, argv):
+        """The VM boots its NIC first (bootindex=1, the disk 2), unless the BMC's boot device says disk."""
+        if self.boot_device() not in ("disk", "hd"):
+            return argv
+        swap = {"bootindex=1": "bootindex=2", "bootindex=2": "bootindex=1"}
+        return [",".join(swap.get(part, part) for part in arg.split(",")) for arg in argv]
+
     def power_on(self):
         if self.pid():
             return
-        argv = ["ip", "netns", "exec", self.spec["netns"]] + self.spec["argv"]
+        argv = ["ip", "netns", "exec", self.spec["netns"]] + self.boot_order(self.spec["argv"])
         with open(self.path("qemu.log"), "ab") as log:
             # `ip netns exec` execs qemu: the child's PID is qemu's. A new session so that
             # ipmi_sim (and this program's exit) do not take the VM down with them.

@@ -95,7 +95,9 @@ retry:
   type: list
   elements: str
 boot_local:
-  description: Machines that just called back installed - render their local-boot scripts, then power them on.
+  description:
+    - Machines that just called back installed, and installed ones whose first boot from disk is retried -
+      render their local-boot scripts, set their next boot to the disk, then power them on (or reset them).
   returned: always
   type: list
   elements: str

@@ -49,8 +49,10 @@ def advance_all(records, machines, profiles, run, observations, now, policy, key
                               for time, client, phase, node in forged]
         record, action = lifecycle.advance(record, seen, refused, now, policy)
         records[name] = record
-        if action in ("retry", "boot_local"):
-            actions[action].append(name)
+        if action == "boot_local" or (action == "retry" and record["state"] in lifecycle.LOCAL_BOOT):
+            actions["boot_local"].append(name)  # installed: next boot from its disk
+        elif action == "retry":
+            actions["retry"].append(name)
         if record["state"] == "failed":
             actions["failed"].append(name)
         elif record["state"] not in lifecycle.FINAL:
