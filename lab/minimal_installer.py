@@ -111,6 +111,7 @@ def build_initrd(release, work, dest):
     for directory in ("bin", "etc", "lib/modules", "dev"):
         os.makedirs(os.path.join(tree, directory), exist_ok=True)
     shutil.copy(BUSYBOX, os.path.join(tree, "bin", "busybox"))
+    os.symlink("busybox", os.path.join(tree, "bin", "sh"))  # /init's interpreter, before busybox --install
     shutil.copy(os.path.join(SOURCE, "init"), os.path.join(tree, "init"))
     shutil.copy(os.path.join(SOURCE, "udhcpc.script"), os.path.join(tree, "etc", "udhcpc.script"))
     for path in (os.path.join(tree, "init"), os.path.join(tree, "etc", "udhcpc.script")):

@@ -65,7 +65,7 @@ def bringup(lab_dir, report_dir, *extra, during=None, succeed=True):
                           env=ansible_env(report_dir)) as process:
         if helper:
             helper.start()
-        output, _ = process.communicate()
+        output = process.communicate()[0]
     if helper:
         helper.join()
     with open(os.path.join(report_dir, "ansible.log"), "w") as log:

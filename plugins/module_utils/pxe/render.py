@@ -477,8 +477,8 @@ class Renderer:
 
     def fingerprint(self, machine) -> str:
         """A digest of everything machine_files(machine) depends on."""
-        lifecycle = "\0%d\0%s" % (machine.name in self.local_boot,
-                                   callback.token(self.callback_key, machine.name, machine.mac) if self.callback_key else "")
+        token = callback.token(self.callback_key, machine.name, machine.mac) if self.callback_key else ""
+        lifecycle = "\0%d\0%s" % (machine.name in self.local_boot, token)
         return hashlib.blake2b(self._group(machine)[1] + _machine_key(machine) + lifecycle.encode("utf-8"),
                                digest_size=16).hexdigest()
 

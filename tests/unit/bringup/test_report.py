@@ -42,7 +42,7 @@ def test_steps_are_correlated_across_nodes(report):
     assert rows["web1"]["steps"]["loader"]["detail"] == "snponly.efi over HTTP"
     assert report["summary"]["seconds_to_script"] == {"median": 7.559, "max": 11.8}
     assert report["summary"]["counts"] == {"failed": 2, "unobserved": 0, "planned": 0, "not_started": 0, "ok": 2,
-                                          "installed": 0, "left_alone": 0, "booted": 0}
+                                           "installed": 0, "left_alone": 0, "booted": 0}
 
 
 def test_the_script_from_another_node_wins_over_a_404(machines, observations):

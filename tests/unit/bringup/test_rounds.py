@@ -15,8 +15,8 @@ POWER = {"m1": {"ok": True, "sent": T0, "action": "on", "previous_state": "off"}
 
 
 def line(offset, client, path, status=200, complete=True):
-    return '%.3f %s "GET /%s HTTP/1.1" %d 10 "iPXE/1.21.1" c=%s' % (T0 + offset, client, path, status,
-                                                                     "OK" if complete else "")
+    return '%.3f %s "GET /%s HTTP/1.1" %d 10 "iPXE/1.21.1" c=%s' % (
+        T0 + offset, client, path, status, "OK" if complete else "")
 
 
 def observation(node, lines):
