@@ -25,7 +25,8 @@ from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import Lo
 
 class ActionModule(SotAction):
     MODULE = "netboot.fleet.pxe_assets"
-    ACTION_ARGS = dict(template_dir=dict(type="path"), **machine_state.STATE_DIR_ARG)
+    ACTION_ARGS = dict(template_dir=dict(type="path"), ssh_authorized_keys=dict(type="list", elements="str"),
+                       **machine_state.STATE_DIR_ARG)
 
     def payload(self, fleet, args, module_args, task_vars):
         # The controller's load (fleet) is the check: an invalid SoT fails before anything travels.
@@ -39,6 +40,10 @@ class ActionModule(SotAction):
             records = machine_state.machine_store(args, task_vars, self._templar, source).read()
         except (callback.CallbackKeyError, store.StoreError) as exc:
             raise AnsibleActionFail(str(exc)) from None
+        # Default: the inventory's keys, so that every task rendering the assets (the role, the wait stage) agrees.
+        keys = args["ssh_authorized_keys"]
+        module_args["ssh_authorized_keys"] = list(keys if keys is not None else
+                                                  self._templar.template(task_vars.get("netboot_ssh_authorized_keys") or []))
         module_args["local_boot"] = sorted(name for name, record in records.items()
                                            if record.get("state") in lifecycle.LOCAL_BOOT)
         handle, archive = tempfile.mkstemp(prefix="netboot-sot-", suffix=".tar")

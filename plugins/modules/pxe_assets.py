@@ -71,6 +71,14 @@ options:
     type: list
     elements: str
     default: []
+  ssh_authorized_keys:
+    description:
+      - OpenSSH public keys the installed machines authorize - for root (preseed, kickstart) or the
+        C(netboot) user of autoinstall; passwords stay locked. A line that is not a plain key (type, key,
+        optional comment) fails the task before anything is written.
+      - Default - the inventory variable C(netboot_ssh_authorized_keys), else none.
+    type: list
+    elements: str
   state_dir:
     description:
       - Directory on the controller with the machine-state store and the callback key.
@@ -196,7 +204,7 @@ def inputs_digest(source, params):
     means nothing to do: the SoT is not even loaded."""
     digest = hashlib.sha256(("%d\0%s\0" % (DIGEST_VERSION, json.dumps(
         [params["templates"], params["http_url"], sorted(params["loaders"]), params["callback_key"],
-         sorted(params["local_boot"])], sort_keys=True))).encode("utf-8"))
+         sorted(params["local_boot"]), params["ssh_authorized_keys"]], sort_keys=True))).encode("utf-8"))
     paths = [source] if os.path.isfile(source) else sorted(
         os.path.join(current, name) for current, _dirs, names in os.walk(source) for name in names)
     for path in paths:
@@ -216,7 +224,8 @@ def build_units(source, params):
         raise pxe.PxeError(absolute)
     templates = pxe.Templates(params["templates"], pxe.read_profile_templates(fleet))
     return pxe.Renderer(fleet, templates, http_url=params["http_url"], loaders=params["loaders"],
-                        callback_key=params["callback_key"], local_boot=params["local_boot"]).units()
+                        callback_key=params["callback_key"], local_boot=params["local_boot"],
+                        ssh_keys=params["ssh_authorized_keys"] or ()).units()
 
 
 def main():
@@ -228,6 +237,7 @@ def main():
             sot_label=dict(type="str"),
             callback_key=dict(type="str", no_log=True),
             local_boot=dict(type="list", elements="str", default=[]),
+            ssh_authorized_keys=dict(type="list", elements="str"),
             state_dir=dict(type="path"),
             tftp_root=dict(type="path", default="/srv/tftp"),
             http_root=dict(type="path", default="/srv/netboot-http"),

@@ -63,6 +63,10 @@ DEFAULT_TEMPLATE_DIR = os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "templates", "pxe"))
 
 _GRUB_SAFE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+%-]*$")
+# An OpenSSH public key line: type, base64 blob, optional plain comment. Nothing a shell, YAML or kickstart
+# line would read as syntax: the answer-file templates write keys inside double quotes.
+SSH_KEY_RE = re.compile(r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
+                        r" [A-Za-z0-9+/]+={0,3}( [A-Za-z0-9@._+:-]{1,100})?\Z")
 _GRUB_SAFE_LINE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+% -]*$")
 
 
@@ -285,10 +289,11 @@ class Renderer:
 
     callback_key: the key of the machines' callback tokens (bringup/callback.py); without it answer files
     carry no callback. local_boot: names of installed machines, whose scripts boot their local disk.
+    ssh_keys: OpenSSH public keys the installed machines authorize (root, or the autoinstall user).
     """
 
     def __init__(self, fleet, templates: Templates, http_url: str | None = None, loaders=LOADERS,
-                 callback_key: str | None = None, local_boot=frozenset()):
+                 callback_key: str | None = None, local_boot=frozenset(), ssh_keys=()):
         if not HAS_NETADDR:  # pragma: no cover
             raise ImportError("netboot.fleet needs the Python library netaddr (python3-netaddr)")
         self.fleet = fleet
@@ -296,6 +301,7 @@ class Renderer:
         self.loaders = tuple(loader for loader in LOADERS if loader in loaders)
         self.callback_key = callback_key
         self.local_boot = frozenset(local_boot)
+        self.ssh_keys = tuple(ssh_keys)
         self._unknown_loaders = sorted(set(loaders) - set(LOADERS))
         fabric = fleet.fabric
         if http_url:
@@ -314,6 +320,9 @@ class Renderer:
     # -- validation -------------------------------------------------------
 
     def _check(self):
+        self._problems.extend("ssh_authorized_keys[%d]: not an OpenSSH public key line (type, key, optional plain "
+                              "comment): %.60r" % (index, key) for index, key in enumerate(self.ssh_keys)
+                              if not isinstance(key, str) or not SSH_KEY_RE.match(key))
         if self._unknown_loaders:
             self._problems.append("unknown loader(s) %s (known: %s)"
                                   % (", ".join(self._unknown_loaders), ", ".join(LOADERS)))
@@ -392,7 +401,8 @@ class Renderer:
             answer = "profile:" + profile.name if profile.template else INSTALLER_FILES[profile.installer][0][1]
             # as_dict(): the records without their source path (the module unpacks the SoT to a new
             # temporary directory every run; that must not re-render every machine).
-            digest = _digest((profile.as_dict(), base, self.loaders, self.templates.digest))
+            values["ssh_authorized_keys"] = list(self.ssh_keys)
+            digest = _digest((profile.as_dict(), base, self.loaders, self.templates.digest, self.ssh_keys))
             cached = self._profiles[key] = (values, digest, answer)
         return cached
 

@@ -258,3 +258,25 @@ def test_local_boot_and_tokens_change_the_machine_fingerprint(fleet, templates):
     keyed = pxe.Renderer(fleet, templates, callback_key=KEY).fingerprint(machine)
     local = pxe.Renderer(fleet, templates, callback_key=KEY, local_boot={machine.name}).fingerprint(machine)
     assert len({plain, keyed, local}) == 3
+
+
+KEYS = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq7cT6rX6Xx0f4dQmS0mTS1dTJ8yq1n3wJd0oWbq3xY ops@example.net",
+        "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTY="]
+
+
+def test_ssh_keys_from_the_inventory_in_every_answer_file_and_no_password(fleet, templates):
+    tree = pxe.Renderer(fleet, templates, callback_key=KEY, ssh_keys=KEYS).render_all()
+    preseed = tree[("http", "installer/img-server1/preseed.cfg")].decode()
+    assert "d-i passwd/root-password-crypted password !" in preseed
+    assert all('"%s"' % key in preseed for key in KEYS) and "/root/.ssh/authorized_keys" in preseed
+    kickstart = tree[("http", "installer/img-server2/ks.cfg")].decode()
+    assert all('sshkey --username=root "%s"' % key in kickstart for key in KEYS) and "rootpw --lock" in kickstart
+    user_data = tree[("http", "installer/web1/user-data")].decode()
+    assert user_data.count(KEYS[0]) == 2 and "allow-pw: false" in user_data and "lock_passwd: true" in user_data
+    assert not any(b"password " in data and b"password !" not in data for data in tree.values())
+
+
+@pytest.mark.parametrize("key", ['ssh-ed25519 AAAA" ; reboot', "ssh-rsa AAAA\nd-i x", "not-a-key AAAA", ""])
+def test_a_key_that_is_not_a_plain_key_line_is_refused(fleet, templates, key):
+    with pytest.raises(pxe.PxeError, match="ssh_authorized_keys.0.: not an OpenSSH public key line"):
+        pxe.Renderer(fleet, templates, ssh_keys=[key])
