@@ -91,10 +91,17 @@ class Machine:
         except OSError:
             return "default"
 
+    def boot_order(self, argv):
+        """The VM boots its NIC first (bootindex=1, the disk 2), unless the BMC's boot device says disk."""
+        if self.boot_device() not in ("disk", "hd"):
+            return argv
+        swap = {"bootindex=1": "bootindex=2", "bootindex=2": "bootindex=1"}
+        return [",".join(swap.get(part, part) for part in arg.split(",")) for arg in argv]
+
     def power_on(self):
         if self.pid():
             return
-        argv, fds = self.spec["argv"], ()
+        argv, fds = self.boot_order(self.spec["argv"]), ()
         if self.spec.get("tap"):
             fds = (open_tap(self.spec["netns"], self.spec["tap"]),)
             argv = [arg.replace("{tap_fd}", str(fds[0])) for arg in argv]

@@ -40,6 +40,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as so
 
 # The BMCs' chassis control (beside this script) and the lab tell a PID from its reuse the same way.
 from chassis_control import process_start_time  # noqa: E402
+import minimal_installer  # noqa: E402
 
 STATE_ROOT = os.environ.get("NBF_WORK", "/var/tmp/netboot-fleet")
 IMAGE = os.environ.get("NBF_IMAGE", "localhost/netboot-fleet-debian12:latest")
@@ -60,6 +61,10 @@ mc_enable 0x20
 # Per-node uplink IPv6 when the SoT gives the node no IPv6 peering (address6 + an IPv6 peer):
 # 2001:db8:ff:<n>::1 (switch) / ::2 (node); the IPv6 relay and routes need it either way.
 UPLINK6 = "2001:db8:ff:%d::%d"
+# Each VM's disk (sparse): the minimal installer's image takes 25 MiB of it.
+DISK_MIB = 64
+# Installer files the nodes serve (group_vars/dhcp_nodes/lab.yml: pxe_server_installer_files), published by `up`.
+INSTALLERS_DIR = os.path.join(STATE_ROOT, "installers")
 T0 = time.monotonic()
 
 
@@ -187,6 +192,7 @@ class Lab:
                  % (self.prefix, self.state["sot"], len(fleet.dhcp_nodes), len(fleet.networks),
                     len(fleet.machines), self.dir))
         self.check_tools()
+        self.publish_installers()
         self.build_image()
         self.build_switch(fleet)
         self.start_switch(fleet)
@@ -202,6 +208,27 @@ class Lab:
         if missing:
             raise LabError("missing on this host: %s (apt-get install frr isc-dhcp-relay openipmi qemu-system-x86 "
                            "ovmf ipxe podman)" % ", ".join(missing))
+
+    def publish_installers(self):
+        """The Debian installer's kernel and initrd, and the minimal installer (built once), where the lab's
+        inventory tells pxe_server to take them from: <NBF_WORK>/installers/{debian12,minimal}/."""
+        progress("installers: Debian's netboot kernel and initrd, the minimal installer (lab/minimal_installer.py)")
+        try:
+            built = minimal_installer.build()
+        except minimal_installer.BuildError as error:
+            raise LabError(str(error)) from None
+        wanted = {("debian12", "linux"): minimal_installer.DI_KERNEL, ("debian12", "initrd.gz"): built["debian_initrd"],
+                  ("minimal", "linux"): built["linux"], ("minimal", "initrd.gz"): built["initrd"],
+                  ("minimal", "disk.img.gz"): built["image"]}
+        for (directory, name), source in wanted.items():
+            target = os.path.join(INSTALLERS_DIR, directory, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.exists(target) and os.path.samefile(source, target):
+                continue
+            temp = "%s.%d.tmp" % (target, os.getpid())
+            shutil.copyfile(source, temp)
+            os.chmod(temp, 0o644)
+            os.replace(temp, target)
 
     def build_image(self):
         progress("node image %s (tests/images/build.sh; first build takes minutes)" % IMAGE)
@@ -435,18 +462,23 @@ class Lab:
         mdir = os.path.join(self.dir, "machines", machine.name)
         network = fleet.network(machine.network)
         # The serial console: a TCP server the BMC's Serial-over-LAN connects to (lan.conf `sol`), on the
-        # BMC's port number (TCP beside its UDP), also written to serial.log. The NIC: the lab's tap, by fd.
-        console = "socket,id=console,host=127.0.0.1,port=%d,server=on,wait=off,logfile=%s" % (
+        # BMC's port number (TCP beside its UDP), also appended to serial.log (the VM's whole life: installer,
+        # then the installed system). The NIC: the lab's tap, by fd.
+        console = "socket,id=console,host=127.0.0.1,port=%d,server=on,wait=off,logfile=%s,logappend=on" % (
             self.console_port(machine), os.path.join(mdir, "serial.log"))
         argv = ["qemu-system-x86_64", "-name", machine.name, "-accel", "tcg", "-smp", "1",
                 "-display", "none", "-monitor", "none", "-nodefaults", "-no-user-config",
                 "-chardev", console, "-serial", "chardev:console",
-                "-netdev", "tap,id=n0,fd={tap_fd}"]
+                "-netdev", "tap,id=n0,fd={tap_fd}",
+                # Network first, then the disk: the machine's boot script says which (installer or local disk).
+                "-drive", "if=none,id=d0,format=raw,file=" + os.path.join(mdir, "disk.img"),
+                "-device", "virtio-blk-pci,drive=d0,bootindex=2"]
         if machine.firmware == "bios":
             # SeaBIOS + the NIC's own iPXE ROM (qemu's efi-e1000.rom): its DHCP is already iPXE's.
-            return argv + ["-m", "128", "-boot", "n", "-device", "e1000,netdev=n0,mac=%s" % machine.mac]
-        # OVMF with no NIC ROM: the firmware's own network stack boots, as on real hardware.
-        argv += ["-m", "256", "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+            return argv + ["-m", "256", "-device", "e1000,netdev=n0,mac=%s,bootindex=1" % machine.mac]
+        # OVMF with no NIC ROM: the firmware's own network stack boots, as on real hardware. 512 MB: GRUB's
+        # EFI loader ran out of memory at 256 MB booting the installed disk.
+        argv += ["-m", "512", "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
                  "-drive", "if=pflash,format=raw,file=" + os.path.join(mdir, "OVMF_VARS.fd"),
                  "-device", "virtio-net-pci,netdev=n0,mac=%s,romfile=,bootindex=1" % machine.mac]
         if network.ipv4 is None:
@@ -464,6 +496,9 @@ class Lab:
             os.makedirs(mdir, exist_ok=True)
             if machine.firmware != "bios" and not os.path.exists(os.path.join(mdir, "OVMF_VARS.fd")):
                 shutil.copyfile(OVMF_VARS, os.path.join(mdir, "OVMF_VARS.fd"))
+            if not os.path.exists(os.path.join(mdir, "disk.img")):  # blank: the machine is not installed
+                with open(os.path.join(mdir, "disk.img"), "wb") as disk:
+                    disk.truncate(DISK_MIB << 20)
             with open(os.path.join(mdir, "vm.json"), "w") as out:
                 json.dump({"netns": self.tor, "tap": self.tap(index), "argv": self.vm_argv(fleet, index, machine)}, out,
                           indent=1)
@@ -508,11 +543,13 @@ class Lab:
                 "processes": {n: {"pid": r["pid"], "alive": self.alive(n)} for n, r in sorted(self.state["processes"].items())},
                 "machines": machines}
 
-    def down(self):
+    def down(self, wipe_disks=False):
         mroot = os.path.join(self.dir, "machines")
         for name in sorted(os.listdir(mroot)) if os.path.isdir(mroot) else []:
             if os.path.exists(os.path.join(mroot, name, "vm.json")):
                 run([sys.executable, CHASSIS_CONTROL, os.path.join(mroot, name), "set", "power", "0"], check=False)
+            if wipe_disks and os.path.exists(os.path.join(mroot, name, "disk.img")):
+                os.unlink(os.path.join(mroot, name, "disk.img"))
         for name in sorted(self.state["processes"]):
             self.stop(name)
             progress("stopped %s" % name)
@@ -563,13 +600,15 @@ def main(argv=None):
     parser.add_argument("--sot", default=os.path.join(REPO, "inventory", "sot"), help="SoT file or directory (up)")
     parser.add_argument("--bmc-vars", help="YAML with netboot_bmc_username/password (default: <sot>/../group_vars/all/bmc.yml)")
     parser.add_argument("--prefix", default="nbl", help="name prefix of namespaces, containers and the state dir")
+    parser.add_argument("--wipe-disks", action="store_true",
+                        help="down: also remove the VMs' disks (the next up gives them blank ones)")
     args = parser.parse_args(argv)
     lab = Lab(args.prefix, args.sot if args.action == "up" else None, args.bmc_vars)
     try:
         if args.action == "up":
             lab.up()
         elif args.action == "down":
-            lab.down()
+            lab.down(wipe_disks=args.wipe_disks)
         else:
             print(json.dumps(lab.status(), indent=1))
     except (LabError, sot_model.SotError) as error:

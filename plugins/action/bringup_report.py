@@ -18,6 +18,8 @@ from ansible_collections.netboot.fleet.plugins.module_utils.bringup import conso
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import telemetry
 from ansible_collections.netboot.fleet.plugins.module_utils.safe_dir import ensure_dir
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import store
+from ansible_collections.netboot.fleet.plugins.plugin_utils import machine_state
 from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
 
 
@@ -58,6 +60,8 @@ class ActionModule(SotAction):
         observations=dict(type="list", elements="dict", default=[]),
         nodes=dict(type="dict", default={}),
         wait=dict(type="dict", default={}),
+        lifecycle=dict(type="dict", default={}),
+        **machine_state.STATE_DIR_ARG,
         dest=dict(type="path", default="/var/tmp/netboot-fleet/reports"),
         latest=dict(type="bool", default=True),
         metrics_dir=dict(type="path"),
@@ -79,8 +83,16 @@ class ActionModule(SotAction):
                 record[key] = None if record.get(key) in (None, "") else float(record[key])
         run["check_mode"] = boolean(run.get("check_mode", False), strict=False)
         wait["ran"] = boolean(wait.get("ran", False), strict=False)
+        lifecycle = dict(args["lifecycle"])
+        if lifecycle.get("run") not in (None, ""):
+            lifecycle["run"] = str(lifecycle["run"])  # as bringup_progress got it (a str option)
+            try:
+                states = machine_state.machine_store(args, task_vars, self._templar, self.sot_path(args, task_vars)).read()
+            except store.StoreError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+            lifecycle["records"] = {name: states[name] for name in wanted if name in states}
         report = bringup_report.build(records, run, power=args["power"], observations=args["observations"],
-                                      nodes=args["nodes"], wait=wait)
+                                      nodes=args["nodes"], wait=wait, lifecycle=lifecycle)
         consoles.attach(report, {name: console.read_lines(path) for name, path in args["consoles"].items() if path})
         started = run.get("started") or datetime.now(timezone.utc).timestamp()
         stem = "bringup-%s%s" % (datetime.fromtimestamp(float(started), timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
@@ -109,4 +121,5 @@ class ActionModule(SotAction):
             changed=True, json=paths["json"], html=paths["html"], events=paths["events.jsonl"], metrics=metrics,
             summary=report["summary"],
             failed_machines=[row["name"] for row in report["machines"] if row["status"] == "failed"],
+            installed_machines=[row["name"] for row in report["machines"] if row["status"] in ("booted", "left_alone")],
             lines=bringup_report.summary_lines(report, paths["html"], limit=args["summary_limit"]))

@@ -20,7 +20,7 @@ options:
     type: list
     elements: str
     required: true
-    choices: [boot_file_bios, boot_file_uefi, http_boot_file, entry_script, nginx_log_format, loader_files]
+    choices: [boot_file_bios, boot_file_uefi, http_boot_file, entry_script, nginx_log_format, loader_files, callback_dir]
 """
 
 EXAMPLES = r"""
@@ -48,6 +48,7 @@ VALUES = {
     "entry_script": layout.ENTRY_SCRIPT,
     "nginx_log_format": layout.NGINX_LOG_FORMAT,
     "loader_files": list(layout.LOADER_FILES),
+    "callback_dir": layout.CALLBACK_DIR,
 }
 
 

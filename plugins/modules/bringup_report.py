@@ -60,6 +60,20 @@ options:
     description: The wait stage, C(ran), C(timeout) (seconds), C(started), C(finished) (epoch seconds).
     type: dict
     default: {}
+  lifecycle:
+    description:
+      - The machines' provisioning states of this run - C(run) (the run's identity, its start time),
+        C(left_alone) (installed machines the run did not power) and C(forged) (callbacks with a wrong token,
+        from M(netboot.fleet.bringup_progress)). The states are read from the controller's store.
+      - With it, each machine's row shows every state it reached (kernel, installing, installed, booted from
+        disk), its attempts and its final state; the summary says how many machines are installed.
+    type: dict
+    default: {}
+  state_dir:
+    description:
+      - Directory on the controller with the machine-state files.
+      - Default - the inventory variable C(netboot_state_dir), else C(~/.local/state/netboot.fleet).
+    type: path
   dest:
     description: Directory of the reports on the controller (created if missing).
     type: path
@@ -153,6 +167,11 @@ summary:
            seconds_to_script: {median: 4.2, max: 14.8}}
 failed_machines:
   description: Names of the machines that failed a stage.
+  returned: success
+  type: list
+  elements: str
+installed_machines:
+  description: Names of the machines installed, booted from their disks in this run or left alone as installed.
   returned: success
   type: list
   elements: str

@@ -55,17 +55,46 @@ options:
         O(template_dir); do not set it yourself.
     type: dict
     required: true
+  callback_key:
+    description:
+      - Key of the machines' callback tokens (hex). Set by the action plugin from the controller's key file
+        (C(callback.key) in the state directory, made on first use, mode 0600); do not set it yourself.
+      - Each machine's answer file calls back C(<http_url>/callback/<name>/<token>/installed) when its
+        install is done; the token is an HMAC of the machine's name and MAC, so one machine cannot
+        report another as installed.
+    type: str
+  local_boot:
+    description:
+      - Names of installed machines (their state in the controller's machine-state store, see
+        M(netboot.fleet.machine_state)). Their iPXE script, GRUB and pxelinux configs boot the local disk
+        instead of the installer. Set by the action plugin; do not set it yourself.
+    type: list
+    elements: str
+    default: []
+  ssh_authorized_keys:
+    description:
+      - OpenSSH public keys the installed machines authorize - for root (preseed, kickstart) or the
+        C(netboot) user of autoinstall; passwords stay locked. A line that is not a plain key (type, key,
+        optional comment) fails the task before anything is written.
+      - Default - the inventory variable C(netboot_ssh_authorized_keys), else none.
+    type: list
+    elements: str
+  state_dir:
+    description:
+      - Directory on the controller with the machine-state store and the callback key.
+      - Default - the inventory variable C(netboot_state_dir), else C(~/.local/state/netboot.fleet).
+    type: path
   sot_label:
     description: Controller path shown in error messages instead of the node's temporary copy. Set by the action plugin.
     type: str
   tftp_root:
-    description: TFTP root on the node (what tftpd-hpa serves).
+    description: TFTP root on the node (what tftpd-hpa serves; the C(pxe_server) role's default).
     type: path
-    required: true
+    default: /srv/tftp
   http_root:
-    description: HTTP root on the node (what nginx serves).
+    description: HTTP root on the node (what nginx serves; the C(pxe_server) role's default).
     type: path
-    required: true
+    default: /srv/netboot-http
   http_url:
     description:
       - Base URL of the HTTP service written into scripts, e.g. C(http://pxe.example.net).
@@ -166,7 +195,7 @@ try:
 except ImportError:  # pragma: no cover - a missing python3-* package on the node
     IMPORT_ERROR = traceback.format_exc()
 
-DIGEST_VERSION = 1  # bump when the renderer's output changes for the same inputs
+DIGEST_VERSION = 2  # bump when the renderer's output changes for the same inputs
 
 
 def inputs_digest(source, params):
@@ -174,7 +203,8 @@ def inputs_digest(source, params):
     templates too), the templates and the options. Equal to the last run's, with every file intact,
     means nothing to do: the SoT is not even loaded."""
     digest = hashlib.sha256(("%d\0%s\0" % (DIGEST_VERSION, json.dumps(
-        [params["templates"], params["http_url"], sorted(params["loaders"])], sort_keys=True))).encode("utf-8"))
+        [params["templates"], params["http_url"], sorted(params["loaders"]), params["callback_key"],
+         sorted(params["local_boot"]), params["ssh_authorized_keys"]], sort_keys=True))).encode("utf-8"))
     paths = [source] if os.path.isfile(source) else sorted(
         os.path.join(current, name) for current, _dirs, names in os.walk(source) for name in names)
     for path in paths:
@@ -193,7 +223,9 @@ def build_units(source, params):
     if absolute:
         raise pxe.PxeError(absolute)
     templates = pxe.Templates(params["templates"], pxe.read_profile_templates(fleet))
-    return pxe.Renderer(fleet, templates, http_url=params["http_url"], loaders=params["loaders"]).units()
+    return pxe.Renderer(fleet, templates, http_url=params["http_url"], loaders=params["loaders"],
+                        callback_key=params["callback_key"], local_boot=params["local_boot"],
+                        ssh_keys=params["ssh_authorized_keys"] or ()).units()
 
 
 def main():
@@ -203,8 +235,12 @@ def main():
             template_dir=dict(type="path"),
             templates=dict(type="dict", required=True),
             sot_label=dict(type="str"),
-            tftp_root=dict(type="path", required=True),
-            http_root=dict(type="path", required=True),
+            callback_key=dict(type="str", no_log=True),
+            local_boot=dict(type="list", elements="str", default=[]),
+            ssh_authorized_keys=dict(type="list", elements="str"),
+            state_dir=dict(type="path"),
+            tftp_root=dict(type="path", default="/srv/tftp"),
+            http_root=dict(type="path", default="/srv/netboot-http"),
             http_url=dict(type="str"),
             loaders=dict(type="list", elements="str", choices=["grub", "pxelinux"], default=["grub", "pxelinux"]),
             state_file=dict(type="path", default="/var/lib/netboot-fleet/pxe-assets.json"),

@@ -59,7 +59,11 @@ class BmcAction(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=dict(CONNECTION_ARGS, **self.ARGS))
-        hostvars = dict((name, self._templar.template(task_vars.get(name))) for name in HOSTVARS)
+        # Delegated to a machine (the bring-up's wait stage power-cycles machines from one task): that machine's BMC.
+        machine_vars = task_vars
+        if self._task.delegate_to:
+            machine_vars = (task_vars.get("ansible_delegated_vars") or {}).get(self._task.delegate_to) or task_vars
+        hostvars = dict((name, self._templar.template(machine_vars.get(name))) for name in HOSTVARS)
         if hostvars["netboot_bmc_password"] is not None:
             hostvars["netboot_bmc_password"] = str(hostvars["netboot_bmc_password"])  # a vaulted value
         secrets = set(s for s in (args.get("password"), hostvars["netboot_bmc_password"]) if s)

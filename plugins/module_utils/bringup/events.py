@@ -16,6 +16,10 @@ boot_events module reads the files). Every event is a plain dict:
   entry   client address           HTTP GET ipxe/boot.ipxe (the shared iPXE entry script)
   script  MAC                      HTTP GET ipxe/<mac>.ipxe (the machine's own iPXE script)
   answer  machine name             HTTP GET installer/<name>/<file> (installer answer files)
+  callback machine name            HTTP GET callback/<name>/<token>/<phase>: detail = phase, "token" = token
+  file    client address           HTTP GET of any other file (kernels, initrds, images): detail = path
+
+An HTTP event whose answer was cut short (the log's c= field empty) has "complete": False.
 
 Only the first event of each (kind, key, success) since `since` is kept: polls stay small at
 100,000 machines, and a machine that first got a 404 and later its script shows both.
@@ -61,6 +65,13 @@ def parse_nginx_line(line):
 
     path is the URL path without the query, percent-decoded, without the leading slash.
     """
+    parsed = parse_nginx_request(line)
+    return parsed[:4] if parsed else None
+
+
+def parse_nginx_request(line):
+    """(time, client, path, status, complete) of one access-log line; complete is False only when the
+    pxe_server format says nginx did not send the whole answer."""
     match = _MSEC_RE.match(line)
     if match:
         stamp = float(match.group("msec"))
@@ -79,7 +90,8 @@ def parse_nginx_line(line):
     path = parts[1]
     if "?" in path or "%" in path or "://" in path:  # the common plain path skips the URL parser
         path = unquote(urlsplit(path).path)
-    return stamp, _client(match.group("client")), path.lstrip("/"), int(match.group("status"))
+    complete = not line.rstrip("\r\n").endswith(" c=")
+    return stamp, _client(match.group("client")), path.lstrip("/"), int(match.group("status")), complete
 
 
 def parse_syslog_line(line, year):
@@ -125,30 +137,40 @@ def _client(address):
 # Events
 # --------------------------------------------------------------------------
 
-def _event(stamp, kind, key, client=None, detail="", status=None):
-    return {"time": round(stamp, 3), "kind": kind, "key": key, "client": client, "detail": detail, "status": status}
+def _event(stamp, kind, key, client=None, detail="", status=None, complete=True):
+    event = {"time": round(stamp, 3), "kind": kind, "key": key, "client": client, "detail": detail, "status": status}
+    if not complete:
+        event["complete"] = False
+    return event
 
 
 def http_events(lines, since):
     """Events of nginx access-log lines at or after `since`."""
     events = []
     for line in lines:
-        parsed = parse_nginx_line(line)
+        parsed = parse_nginx_request(line)
         if parsed is None or parsed[0] < since:
             continue
-        stamp, client, path, status = parsed
+        stamp, client, path, status, complete = parsed
         if path.endswith(".ipxe"):
             match = layout.SCRIPT_PATH_RE.search(path)
             if match:
-                events.append(_event(stamp, "script", match.group(1), client, path, status))
+                events.append(_event(stamp, "script", match.group(1), client, path, status, complete))
             elif layout.ENTRY_PATH_RE.search(path):
-                events.append(_event(stamp, "entry", client, client, path, status))
+                events.append(_event(stamp, "entry", client, client, path, status, complete))
         elif layout.ANSWER_DIR + "/" in path:
             match = layout.ANSWER_PATH_RE.search(path)
             if match:
-                events.append(_event(stamp, "answer", match.group(1), client, path, status))
+                events.append(_event(stamp, "answer", match.group(1), client, path, status, complete))
+        elif layout.CALLBACK_DIR + "/" in path and layout.CALLBACK_PATH_RE.search(path):
+            match = layout.CALLBACK_PATH_RE.search(path)
+            event = _event(stamp, "callback", match.group(1), client, match.group(3), status)
+            event["token"] = match.group(2)
+            events.append(event)
         elif path.rpartition("/")[2] in layout.LOADER_FILES:
-            events.append(_event(stamp, "loader", client, client, path, status))
+            events.append(_event(stamp, "loader", client, client, path, status, complete))
+        elif path:
+            events.append(_event(stamp, "file", client, client, path, status, complete))
     return events
 
 
@@ -209,15 +231,19 @@ def first_events(events):
     """
     first = {}
     for event in events:
-        slot = (event["kind"], event["key"], succeeded(event), event["client"] if event["kind"].startswith("lease") else None)
+        kind = event["kind"]
+        # Every leased address, every file a client fetched, every callback (one may be forged) counts.
+        extra = event["client"] if kind.startswith("lease") else (
+            event["detail"] if kind == "file" else (event["detail"], event["token"]) if kind == "callback" else None)
+        slot = (kind, event["key"], succeeded(event), extra)
         if slot not in first or event["time"] < first[slot]["time"]:
             first[slot] = event
     return sorted(first.values(), key=lambda event: (event["time"], event["kind"], event["key"], str(event["status"])))
 
 
 def succeeded(event):
-    """A lease or TFTP request (no status) counts; an HTTP request only with a 2xx/3xx answer."""
-    return event["status"] is None or 200 <= event["status"] < 400
+    """A lease or TFTP request (no status) counts; an HTTP request only with a 2xx/3xx answer sent whole."""
+    return event["status"] is None or (200 <= event["status"] < 400 and event.get("complete", True))
 
 
 def scripts_fetched(events):

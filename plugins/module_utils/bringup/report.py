@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: netboot.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The bring-up report: per-machine timeline from power command to iPXE script fetch.
+"""The bring-up report: per-machine timeline from power command to booted from disk.
 
 Pure: SoT machine records, the power stage's per-machine outcomes, the boot events each DHCP
 node observed (module_utils/bringup/events.py) and the run's facts in -> report dict -> JSON
@@ -13,6 +13,9 @@ A machine's events are correlated across nodes (any anycast node may have served
   loader  first boot-loader fetch (TFTP or HTTP) from any of its addresses (SoT or leased)
   script  first successful fetch of ipxe/<mac>.ipxe   <- the evidence "fetched its own script"
   answer  first successful fetch of installer/<name>/...
+With the machines' provisioning states of the run (bringup/lifecycle.py, `lifecycle`), every state the machine
+went through (kernel, installing, installed, booted from disk), its attempts and its final state; installed
+machines the run left alone; forged callbacks.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import json
 from datetime import datetime, timezone
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import consoles
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup.timeline import Index, machine_events
 
 SCHEMA = "netboot.fleet/bringup-report/1"
 # Timeline steps, in boot order: (key, label).
@@ -30,13 +34,24 @@ STEPS = (
     ("lease", "DHCP lease seen"),
     ("loader", "boot loader fetched"),
     ("script", "iPXE script fetched"),
+    ("kernel", "installer kernel fetched"),
     ("answer", "installer answer file fetched"),
+    ("installing", "installer at work (fetches after its answer file)"),
+    ("installed", "install-done callback"),
+    ("booted", "booted from disk (first-boot callback)"),
 )
-STEP_HEADERS = {"power": "Power", "lease": "Lease", "loader": "Loader", "script": "Script", "answer": "Answer file"}
+STEP_HEADERS = {"power": "Power", "lease": "Lease", "loader": "Loader", "script": "Script", "kernel": "Kernel",
+                "answer": "Answer file", "installing": "Installing", "installed": "Installed", "booted": "Booted"}
+# Lifecycle states shown as report steps (the others have their own names here).
+LIFECYCLE_STEPS = {"power": "power", "dhcp": "lease", "loader": "loader", "script": "script", "kernel": "kernel",
+                   "answer": "answer", "installing": "installing", "installed": "installed", "booted": "booted"}
 STAGES = ("validate", "deploy", "apply", "boot_device", "power", "wait")
 # Statuses, in the order the report lists them (failed machines on top).
-STATUSES = ("failed", "unobserved", "planned", "not_started", "ok")
+STATUSES = ("failed", "unobserved", "planned", "not_started", "installed", "ok", "left_alone", "booted")
 STATUS_TEXT = {
+    "installed": "installed, not booted from disk yet",
+    "left_alone": "installed earlier, left alone",
+    "booted": "booted from disk",
     "failed": "failed",
     "unobserved": "powered, not observed",
     "planned": "planned (check mode)",
@@ -52,74 +67,10 @@ def iso(stamp):
     return datetime.fromtimestamp(stamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _ok(event):
-    return event["status"] is None or 200 <= event["status"] < 400
-
-
-def _earliest(candidates):
-    """The earliest (event, node) pair, ties broken by node name; None if there is none."""
-    return min(candidates, key=lambda pair: (pair[0]["time"], pair[1]), default=None)
-
-
-class _Index:
-    """Every node's events, indexed by (kind, key) -> [(event, node)]."""
-
-    def __init__(self, observations):
-        self.by_key = {}
-        self.lease6_by_mac = {}
-        for observation in observations:
-            node = observation["node"]
-            for event in observation.get("events") or []:
-                self.by_key.setdefault((event["kind"], event["key"]), []).append((event, node))
-                if event["kind"] == "lease6":
-                    for mac in {event.get("mac"), _duid_mac(event["key"])} - {None, ""}:
-                        self.lease6_by_mac.setdefault(mac, []).append((event, node))
-
-    def get(self, kind, key, ok=None):
-        found = self.by_key.get((kind, key), [])
-        return [pair for pair in found if ok is None or _ok(pair[0]) == ok]
-
-
-def _duid_mac(duid):
-    """The MAC inside a DUID-LLT (type 1) or DUID-LL (type 3) of Ethernet (hardware type 1), else None."""
-    octets = (duid or "").split(":")
-    if octets[:4] == ["00", "01", "00", "01"] and len(octets) == 14:
-        return ":".join(octets[8:])
-    if octets[:4] == ["00", "03", "00", "01"] and len(octets) == 10:
-        return ":".join(octets[4:])
-    return None
-
-
 def _step(pair, origin, detail):
     event, node = pair
     return {"time": iso(event["time"]), "offset": None if origin is None else round(event["time"] - origin, 3),
             "node": node, "detail": detail}
-
-
-def _machine_events(machine, index):
-    """{step: (event, node)} of one machine from every node's events."""
-    found = {}
-    leases = index.get("lease4", machine["mac"])
-    if machine.get("duid"):
-        leases += index.get("lease6", machine["duid"])
-    leases += [pair for pair in index.lease6_by_mac.get(machine["mac"], []) if pair not in leases]
-    lease = _earliest(leases)
-    if lease:
-        found["lease"] = lease
-    addresses = sorted({address for address in (machine.get("ipv4"), machine.get("ipv6")) if address}
-                       | {pair[0]["client"] for pair in leases})
-    loader = _earliest(pair for address in addresses for pair in index.get("loader", address, ok=True))
-    if loader:
-        found["loader"] = loader
-    script = _earliest(index.get("script", machine["mac"], ok=True))
-    if script:
-        found["script"] = script
-    answer = _earliest(index.get("answer", machine["name"], ok=True))
-    if answer:
-        found["answer"] = answer
-    found["_script_refused"] = _earliest(index.get("script", machine["mac"], ok=False))
-    found["_entry"] = _earliest(pair for address in addresses for pair in index.get("entry", address, ok=True))
-    return found
 
 
 def _detail(step, event):
@@ -168,7 +119,7 @@ def normalise_observation(result):
             "sources": result.get("sources") or [], "error": error}
 
 
-def build(machines, run, power=None, observations=None, nodes=None, wait=None):
+def build(machines, run, power=None, observations=None, nodes=None, wait=None, lifecycle=None):
     """The report dict.
 
     machines      SoT machine records in scope (dicts as Machine.as_dict() gives them)
@@ -178,15 +129,17 @@ def build(machines, run, power=None, observations=None, nodes=None, wait=None):
                   "failed", "unreachable", "msg"}
     nodes         {name: {"ok", "stage", "msg"}} DHCP node outcomes of the deploy and apply stages
     wait          {"ran", "timeout", "started", "finished"} of the wait stage
+    lifecycle     {"run", "records" {name: lifecycle record}, "left_alone" [names], "forged" [callbacks]}
     """
+    lifecycle = lifecycle or {}
     power = power or {}
     observations = sorted((normalise_observation(result) for result in observations or []), key=lambda entry: entry["node"])
     wait = wait or {"ran": False}
-    index = _Index(observations)
+    index = Index(observations)
     rows = []
     for machine in sorted(machines, key=lambda record: record["name"]):
         outcome = power.get(machine["name"])
-        found = _machine_events(machine, index)
+        found = machine_events(machine, index)
         steps = {}
         powered = bool(outcome and outcome.get("ok") and outcome.get("sent") is not None and not run.get("check_mode"))
         # Offsets count from the power command; without one (power stage not run), from the machine's first event.
@@ -214,19 +167,22 @@ def build(machines, run, power=None, observations=None, nodes=None, wait=None):
             status, reason = "unobserved", "the wait stage did not run"
         else:
             status, reason = "not_started", "the power and wait stages did not run"
-        rows.append({
+        row = {
             "name": machine["name"], "mac": machine["mac"], "ipv4": machine.get("ipv4"), "ipv6": machine.get("ipv6"),
             "network": machine["network"], "rack": machine.get("rack"), "profile": machine["profile"],
             "firmware": machine["firmware"], "status": status, "stage": stage, "reason": reason,
             "steps": steps, "offsets_from": offsets_from,
             "seconds_to_script": steps["script"]["offset"] if "script" in steps and powered else None,
-        })
+        }
+        _lifecycle_row(row, lifecycle, run, wait)
+        rows.append(row)
     rows.sort(key=lambda row: (STATUSES.index(row["status"]),
                                STAGES.index(row["stage"]) if row["stage"] in STAGES else len(STAGES), row["name"]))
     counts = {status: 0 for status in STATUSES}
     for row in rows:
         counts[row["status"]] += 1
     durations = sorted(row["seconds_to_script"] for row in rows if row["seconds_to_script"] is not None)
+    booted = sorted(row["seconds_to_booted"] for row in rows if row.get("seconds_to_booted") is not None)
     return {
         "schema": SCHEMA,
         "run": {
@@ -239,10 +195,52 @@ def build(machines, run, power=None, observations=None, nodes=None, wait=None):
         "summary": {
             "machines": len(rows), "counts": counts,
             "seconds_to_script": {"median": _median(durations), "max": durations[-1] if durations else None},
+            "installed": counts["booted"] + counts["left_alone"] + counts["installed"],
+            "seconds_to_booted": {"median": _median(booted), "max": booted[-1] if booted else None},
         },
+        "forged_callbacks": [dict(entry, time=iso(float(entry["time"]))) for entry in lifecycle.get("forged") or []],
         "nodes": _nodes(nodes or {}, observations),
         "machines": rows,
     }
+
+
+def _lifecycle_row(row, lifecycle, run, wait):
+    """Overlay the machine's provisioning state of this run: every state reached, attempts, final state."""
+    name = row["name"]
+    if name in (lifecycle.get("left_alone") or []):
+        row.update(status="left_alone", stage=None, reason="installed before this run: no power command, boots its disk",
+                   attempts=0)
+        return
+    record = (lifecycle.get("records") or {}).get(name)
+    if not record or record.get("run") != lifecycle.get("run"):
+        return
+    entries = [entry for entry in record.get("history") or [] if entry["attempt"] >= 1 and entry["time"] >= float(
+        run.get("started") or 0) - 1]
+    first_power = min((entry["time"] for entry in entries if entry["state"] == "power"), default=None)
+    origin = first_power
+    latest = [entry for entry in entries if entry["attempt"] == record["attempt"] and entry["state"] in LIFECYCLE_STEPS]
+    for entry in latest:
+        step = LIFECYCLE_STEPS[entry["state"]]
+        if step not in row["steps"] or step in ("power", "kernel", "installing", "installed", "booted"):
+            row["steps"][step] = {"time": iso(entry["time"]), "offset": None if origin is None else round(entry["time"] - origin, 3),
+                                  "node": None, "detail": entry.get("detail") or ""}
+    row["attempts"] = record["attempt"]
+    row["state"] = record["state"]
+    row["history"] = [{"time": iso(entry["time"]), "state": entry["state"], "attempt": entry["attempt"],
+                       "detail": entry.get("detail")} for entry in entries]
+    state = record["state"]
+    if state == "booted":
+        row.update(status="booted", stage=None, reason=None)
+        if origin is not None:
+            row["seconds_to_booted"] = round(record["since"] - origin, 3)
+    elif state == "failed":
+        row.update(status="failed", stage=record.get("stage"), reason=record.get("reason"))
+    elif state == "installed":
+        row.update(status="installed" if not wait.get("ran") else "failed", stage="booted",
+                   reason="installed; no first-boot callback before the wait stage ended")
+    elif wait.get("ran"):
+        row.update(status="failed", stage=state, reason="still at %s when the wait stage ended (attempt %d)"
+                   % (state, record["attempt"]))
 
 
 def _median(values):
@@ -296,29 +294,42 @@ def summary_lines(report, report_path=None, limit=40):
     """A compact terminal summary: one headline, then failed and other machines (at most `limit`)."""
     counts = report["summary"]["counts"]
     total = report["summary"]["machines"]
-    head = "bring-up%s: %d machine%s, %d fetched their iPXE script, %d failed" % (
+    head = "bring-up%s: %d machine%s, %d installed (%d booted from disk, %d left alone), %d failed" % (
         " (CHECK MODE, nothing changed)" if report["run"]["check_mode"] else "", total, "" if total == 1 else "s",
-        counts["ok"], counts["failed"])
+        report["summary"]["installed"], counts["booted"], counts["left_alone"], counts["failed"])
     others = ", ".join("%d %s" % (counts[status], STATUS_TEXT[status])
-                       for status in ("unobserved", "planned", "not_started") if counts[status])
+                       for status in ("ok", "installed", "unobserved", "planned", "not_started") if counts[status])
     if others:
         head += ", " + others
     median = report["summary"]["seconds_to_script"]["median"]
     if median is not None:
         head += "; power to script median %.1f s, max %.1f s" % (median, report["summary"]["seconds_to_script"]["max"])
+    booted = report["summary"]["seconds_to_booted"]
+    if booted["median"] is not None:
+        head += "; power to booted from disk median %.1f s, max %.1f s" % (booted["median"], booted["max"])
     lines = [head]
+    for forged in report["forged_callbacks"][:limit]:
+        lines.append("  forged %s callback for %s from %s at %s (seen by %s): ignored" % (
+            forged["phase"], forged["machine"], forged["client"], forged["time"], forged["node"]))
     for node in report["nodes"]:
         problems = _node_problems(node)
         if problems:
             lines.append("  node %s: %s" % (node["name"], "; ".join(problems)))
     width = max([len(row["name"]) for row in report["machines"]] + [4])
     for row in report["machines"][:limit]:
-        if row["status"] == "ok":
-            steps = row["steps"]
+        steps = row["steps"]
+        if row["status"] == "booted":
+            text = "booted from disk %s (script %s, answer %s, installed %s), attempt %d" % (
+                _offset(steps.get("booted")) or "seen", _offset(steps.get("script")) or "-", _offset(steps.get("answer")) or "-",
+                _offset(steps.get("installed")) or "-", row.get("attempts") or 1)
+        elif row["status"] == "left_alone":
+            text = row["reason"]
+        elif row["status"] == "ok":
             text = "script %s (lease %s, loader %s)" % (
                 _offset(steps.get("script")) or "seen", _offset(steps.get("lease")) or "-", _offset(steps.get("loader")) or "-")
         else:
-            text = ("[%s] " % row["stage"] if row["stage"] else "") + (row["reason"] or "")
+            text = ("[%s] " % row["stage"] if row["stage"] else "") + (row["reason"] or "") + (
+                " (attempts %d)" % row["attempts"] if row.get("attempts") else "")
         lines.append("  %-7s %-*s %s" % ("FAILED" if row["status"] == "failed" else row["status"], width, row["name"], text))
     if len(report["machines"]) > limit:
         lines.append("  ... and %d more machines (see the report)" % (len(report["machines"]) - limit))
@@ -348,7 +359,10 @@ tr.unobserved td:first-child,tr.planned td:first-child,tr.not_started td:first-c
 .bar{position:absolute;top:5px;height:4px;background:#afb8c1;border-radius:2px}
 .dot{position:absolute;top:2px;width:10px;height:10px;margin-left:-5px;border-radius:50%;border:1px solid #fff}
 .k-power{background:#57606a}.k-lease{background:#0969da}.k-loader{background:#8250df}
-.k-script{background:#1a7f37}.k-answer{background:#bf8700}
+.k-script{background:#1a7f37}.k-answer{background:#bf8700}.k-kernel{background:#6e7781}
+.k-installing{background:#9a6700}.k-installed{background:#0550ae}.k-booted{background:#116329}
+.c-booted,.c-left_alone{background:#dafbe1;color:#116329}.c-installed{background:#eef1f4;color:#424a53}
+tr.booted td:first-child,tr.left_alone td:first-child{border-left:4px solid #1a7f37}
 .legend span{margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:4px;vertical-align:-1px}
 .nodes{margin-top:8px}.nodes li.bad{color:#a40e26}
 .axis{display:flex;justify-content:space-between;width:360px;color:#59636e;font-size:11px}

@@ -12,7 +12,9 @@ roles (through the netboot.fleet.boot_layout lookup: the nginx log format, the b
               grub/grub.cfg-01-<mac-with-dashes>  UEFI machines that PXE-boot (firmware uefi)
   HTTP root   ipxe/boot.ipxe                      entry script, chains to ipxe/${net0/mac}.ipxe
               ipxe/<mac>.ipxe                     the machine's own script (MAC in lower-case colon form)
-              installer/<name>/<file>             answer files (preseed.cfg, ks.cfg, user-data + meta-data)
+              installer/<name>/<file>             answer files (preseed.cfg, ks.cfg, user-data + meta-data, install.conf)
+              callback/<name>/<token>/<phase>     install-done (installed) and first-boot (booted) callbacks:
+                                                  nothing is stored there, the access log is the record
 """
 
 from __future__ import annotations
@@ -39,7 +41,12 @@ INSTALLER_FILES = {
     "preseed": (("preseed.cfg", "preseed.cfg"),),
     "kickstart": (("ks.cfg", "kickstart.cfg"),),
     "autoinstall": (("user-data", "autoinstall-user-data"), ("meta-data", "autoinstall-meta-data")),
+    "minimal": (("install.conf", "minimal.conf"),),
 }
+# The minimal installer (lab/minimal_installer.py) writes this image (gzip), served beside its kernel, to the disk.
+MINIMAL_IMAGE = "disk.img.gz"
+CALLBACK_DIR = "callback"
+CALLBACK_PHASES = ("installed", "booted")
 
 # What the asset sync may prune: (root, directory, file-name pattern or None for everything).
 # pxelinux.cfg/ and grub/ also hold the operator's own files (default, grub.cfg): only ours go.
@@ -51,7 +58,8 @@ OWNED = (
 )
 
 # The pxe_server role's nginx access-log format: millisecond times first, read back by bringup.events.
-NGINX_LOG_FORMAT = '$msec $remote_addr "$request" $status $body_bytes_sent "$http_user_agent"'
+# c=OK when nginx sent the whole answer, c= when the client went away first (an incomplete fetch).
+NGINX_LOG_FORMAT = '$msec $remote_addr "$request" $status $body_bytes_sent "$http_user_agent" c=$request_completion'
 
 
 def script_path(mac: str) -> str:
@@ -76,7 +84,13 @@ def answer_dir(name: str) -> str:
     return "%s/%s" % (ANSWER_DIR, name)
 
 
+def callback_base(name: str, token: str) -> str:
+    """callback/<name>/<token>: the installer appends /installed, the installed system /booted."""
+    return "%s/%s/%s" % (CALLBACK_DIR, name, token)
+
+
 # Which request is which boot step (bringup.events): paths as the HTTP log has them, without the leading slash.
 SCRIPT_PATH_RE = re.compile(r"(?:^|/)%s/([0-9a-f]{2}(?::[0-9a-f]{2}){5})\.ipxe$" % re.escape(SCRIPT_DIR))
 ENTRY_PATH_RE = re.compile(r"(?:^|/)%s$" % re.escape(ENTRY_SCRIPT))
 ANSWER_PATH_RE = re.compile(r"(?:^|/)%s/([^/]+)/[^/]+$" % re.escape(ANSWER_DIR))
+CALLBACK_PATH_RE = re.compile(r"(?:^|/)%s/([^/]+)/([^/]*)/(%s)$" % (re.escape(CALLBACK_DIR), "|".join(CALLBACK_PHASES)))

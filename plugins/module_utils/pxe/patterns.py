@@ -121,8 +121,8 @@ class Pattern:
 
 
 # The names context() sets per machine; every other name is the same for all machines of a group.
-MACHINE_NAMES = ("answer_url", "domain", "firmware", "fqdn", "hostname", "ipv4", "ipv6", "kernel_args",
-                 "kernel_args_grub", "labels", "mac", "mac_dashes", "name", "rack")
+MACHINE_NAMES = ("answer_url", "boot_local", "callback_url", "domain", "firmware", "fqdn", "hostname", "ipv4", "ipv6",
+                 "kernel_args", "kernel_args_grub", "labels", "mac", "mac_dashes", "name", "rack")
 MACHINE_NAME_SET = frozenset(MACHINE_NAMES)
 SENTINEL_MARK = "\0"
 SENTINEL_RE = re.compile("\0([0-9]+)\0")

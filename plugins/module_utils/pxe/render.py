@@ -27,6 +27,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import callback
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import escape, layout, patterns
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe.layout import HTTP, INSTALLER_FILES, TFTP
@@ -56,11 +57,16 @@ TEMPLATE_NAMES = (
     "kickstart.cfg",           # installer/<name>/ks.cfg
     "autoinstall-user-data",   # installer/<name>/user-data
     "autoinstall-meta-data",   # installer/<name>/meta-data
+    "minimal.conf",            # installer/<name>/install.conf
 )
 DEFAULT_TEMPLATE_DIR = os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "templates", "pxe"))
 
 _GRUB_SAFE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+%-]*$")
+# An OpenSSH public key line: type, base64 blob, optional plain comment. Nothing a shell, YAML or kickstart
+# line would read as syntax: the answer-file templates write keys inside double quotes.
+SSH_KEY_RE = re.compile(r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
+                        r" [A-Za-z0-9+/]+={0,3}( [A-Za-z0-9@._+:-]{1,100})?\Z")
 _GRUB_SAFE_LINE_RE = re.compile(r"^[A-Za-z0-9_.,:/=@+% -]*$")
 
 
@@ -241,6 +247,8 @@ def _installer_args(installer: str, answer_dir: str, hostname: str, domain: str)
         return args + (" domain=%s" % domain if domain else "")
     if installer == "kickstart":
         return "inst.ks=%s/ks.cfg" % answer_dir
+    if installer == "minimal":
+        return "nbf.answer=%s/install.conf" % answer_dir
     return "autoinstall ds=nocloud-net;s=%s/" % answer_dir
 
 
@@ -286,14 +294,22 @@ class Renderer:
 
     http_url overrides the service URL (e.g. a DNS name); by default machines with IPv4 use
     http://fabric.pxe_ipv4[:http_port], IPv6-only machines http://[fabric.pxe_ipv6][:http_port].
+
+    callback_key: the key of the machines' callback tokens (bringup/callback.py); without it answer files
+    carry no callback. local_boot: names of installed machines, whose scripts boot their local disk.
+    ssh_keys: OpenSSH public keys the installed machines authorize (root, or the autoinstall user).
     """
 
-    def __init__(self, fleet, templates: Templates, http_url: str | None = None, loaders=LOADERS):
+    def __init__(self, fleet, templates: Templates, http_url: str | None = None, loaders=LOADERS,
+                 callback_key: str | None = None, local_boot=frozenset(), ssh_keys=()):
         if not HAS_NETADDR:  # pragma: no cover
             raise ImportError("netboot.fleet needs the Python library netaddr (python3-netaddr)")
         self.fleet = fleet
         self.templates = templates
         self.loaders = tuple(loader for loader in LOADERS if loader in loaders)
+        self.callback_key = callback_key
+        self.local_boot = frozenset(local_boot)
+        self.ssh_keys = tuple(ssh_keys)
         self._unknown_loaders = sorted(set(loaders) - set(LOADERS))
         fabric = fleet.fabric
         if http_url:
@@ -317,6 +333,9 @@ class Renderer:
                 escape.check_word("http_url", base)
             except escape.UnsafeValue as exc:
                 self._problems.append(str(exc))
+        self._problems.extend("ssh_authorized_keys[%d]: not an OpenSSH public key line (type, key, optional plain "
+                              "comment): %.60r" % (index, key) for index, key in enumerate(self.ssh_keys)
+                              if not isinstance(key, str) or not SSH_KEY_RE.match(key))
         if self._unknown_loaders:
             self._problems.append("unknown loader(s) %s (known: %s)"
                                   % (", ".join(self._unknown_loaders), ", ".join(LOADERS)))
@@ -386,6 +405,7 @@ class Renderer:
                 profile=profile.name, installer=profile.installer, disk=profile.disk,
                 packages=list(profile.packages), cmdline=profile.cmdline, http_url=base,
                 kernel_url=asset_url(base, profile.kernel), initrd_url=asset_url(base, profile.initrd))
+            values["image_url"] = "%s/%s" % (values["kernel_url"].rpartition("/")[0], layout.MINIMAL_IMAGE)
             if "grub" in self.loaders:
                 try:
                     values.update(kernel_grub=grub_path(values["kernel_url"]),
@@ -396,7 +416,8 @@ class Renderer:
             answer = "profile:" + profile.name if profile.template else INSTALLER_FILES[profile.installer][0][1]
             # as_dict(): the records without their source path (the module unpacks the SoT to a new
             # temporary directory every run; that must not re-render every machine).
-            digest = _digest((profile.as_dict(), base, self.loaders, self.templates.digest))
+            values["ssh_authorized_keys"] = list(self.ssh_keys)
+            digest = _digest((profile.as_dict(), base, self.loaders, self.templates.digest, self.ssh_keys))
             cached = self._profiles[key] = (values, digest, answer)
         return cached
 
@@ -444,6 +465,9 @@ class Renderer:
         context["ipv4"] = machine.ipv4
         context["ipv6"] = machine.ipv6
         context["answer_url"] = "%s/%s" % (answer_dir, INSTALLER_FILES[installer][0][0])
+        context["boot_local"] = name in self.local_boot
+        context["callback_url"] = None if self.callback_key is None else "%s/%s" % (
+            context["http_url"], layout.callback_base(name, callback.token(self.callback_key, name, mac)))
         return context
 
     # -- rendering --------------------------------------------------------
@@ -482,7 +506,10 @@ class Renderer:
 
     def fingerprint(self, machine) -> str:
         """A digest of everything machine_files(machine) depends on."""
-        return hashlib.blake2b(self._group(machine)[1] + _machine_key(machine), digest_size=16).hexdigest()
+        token = callback.token(self.callback_key, machine.name, machine.mac) if self.callback_key else ""
+        lifecycle = "\0%d\0%s" % (machine.name in self.local_boot, token)
+        return hashlib.blake2b(self._group(machine)[1] + _machine_key(machine) + lifecycle.encode("utf-8"),
+                               digest_size=16).hexdigest()
 
     def render_all(self) -> dict:
         """The whole tree {(root, path): bytes}, sorted: for golden files and small fleets."""

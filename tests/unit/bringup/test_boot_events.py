@@ -62,12 +62,19 @@ def test_http_events_classify_and_drop_older_lines():
     assert [(event["kind"], event["key"], event["status"]) for event in events] == [
         ("entry", "198.51.100.10", 200),
         ("script", "52:54:00:12:00:01", 200),     # percent-encoded MAC decoded
+        ("file", "198.51.100.10", 200),           # the installer's kernel and initrd
+        ("file", "198.51.100.10", 200),
         ("loader", "198.51.100.12", 200),         # UEFI HTTP boot fetched snponly.efi over HTTP
         ("entry", "198.51.100.12", 200),
         ("script", "52:54:00:12:00:03", 404),
         ("script", "52:54:00:12:00:03", 404),
         ("answer", "img-server1", 200),
+        ("callback", "img-server1", 204),         # its install-done callback, the token kept apart
+        ("file", "198.51.100.10", 200),           # a fetch nginx did not finish
     ]
+    assert events[-2]["detail"] == "installed" and events[-2]["token"] == "0f" * 16
+    assert "complete" not in events[-3] and events[-1]["complete"] is False
+    assert not boot_events.succeeded(events[-1])
     assert events[1] == {"time": 1795705213.317, "kind": "script", "key": "52:54:00:12:00:01", "client": "198.51.100.10",
                          "detail": "ipxe/52:54:00:12:00:01.ipxe", "status": 200}
 

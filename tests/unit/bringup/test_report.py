@@ -41,7 +41,8 @@ def test_steps_are_correlated_across_nodes(report):
     assert two["script"]["offset"] == 11.8 and two["script"]["node"] == "dhcp-a2"
     assert rows["web1"]["steps"]["loader"]["detail"] == "snponly.efi over HTTP"
     assert report["summary"]["seconds_to_script"] == {"median": 7.559, "max": 11.8}
-    assert report["summary"]["counts"] == {"failed": 2, "unobserved": 0, "planned": 0, "not_started": 0, "ok": 2}
+    assert report["summary"]["counts"] == {"failed": 2, "unobserved": 0, "planned": 0, "not_started": 0, "ok": 2,
+                                           "installed": 0, "left_alone": 0, "booted": 0}
 
 
 def test_the_script_from_another_node_wins_over_a_404(machines, observations):
@@ -139,3 +140,35 @@ def test_without_power_command_offsets_count_from_the_first_event(machines, obse
     assert two["seconds_to_script"] is None and report["summary"]["seconds_to_script"]["median"] is None
     assert rows["web1"]["reason"] == "asked for its iPXE script ipxe/52:54:00:12:00:03.ipxe and got HTTP 404 (are the PXE assets applied on dhcp-a1?)"
     assert rows["v6-worker1"]["offsets_from"] is None
+
+
+def test_lifecycle_states_show_every_step_attempts_and_the_final_state(machines, observations):
+    from ansible_collections.netboot.fleet.plugins.module_utils.bringup import lifecycle
+    start = RUN["started"]
+    booted = lifecycle.start(lifecycle.new_record(start), "r1", start + 10, "on (was off)")
+    booted, _action = lifecycle.advance(booted, {"dhcp": (start + 12, "lease"), "script": (start + 13, "script"),
+                                                 "kernel": (start + 14, "minimal/linux"), "answer": (start + 40, "answer"),
+                                                 "installing": (start + 41, "disk.img.gz"),
+                                                 "installed": (start + 70, "callback"), "booted": (start + 100, "callback")},
+                                        {}, start + 101, lifecycle.Policy())
+    failed = lifecycle.start(lifecycle.new_record(start), "r1", start + 10)
+    failed = lifecycle.start(failed, "r1", start + 60, "retry after answer file: 404")
+    failed = lifecycle.fail(failed, "answer", "GET /installer/img-server2/install.conf answered HTTP 404 by dhcp-a1", start + 70)
+    forged = [{"machine": "img-server1", "time": start + 20, "client": "198.51.100.99", "phase": "installed", "node": "dhcp-a1"}]
+    report = bringup_report.build(machines, RUN, power=POWER, observations=observations, wait=WAIT, lifecycle={
+        "run": "r1", "records": {"img-server1": booted, "img-server2": failed}, "left_alone": ["web1"], "forged": forged})
+    rows = {row["name"]: row for row in report["machines"]}
+    assert rows["img-server1"]["status"] == "booted" and rows["img-server1"]["seconds_to_booted"] == 90.0
+    assert {"kernel", "installing", "installed", "booted"} <= set(rows["img-server1"]["steps"])
+    assert rows["img-server1"]["steps"]["booted"]["offset"] == 90.0
+    assert (rows["img-server2"]["status"], rows["img-server2"]["stage"], rows["img-server2"]["attempts"]) == ("failed", "answer", 2)
+    assert "404" in rows["img-server2"]["reason"]
+    assert rows["web1"]["status"] == "left_alone"
+    assert report["summary"]["installed"] == 2
+    assert [row["name"] for row in report["machines"]][:2] == ["v6-worker1", "img-server2"]  # failed first
+    lines = bringup_report.summary_lines(report)
+    assert lines[0].startswith("bring-up: 4 machines, 2 installed (1 booted from disk, 1 left alone), 2 failed")
+    assert "power to booted from disk median 90.0 s" in lines[0]
+    assert any("forged installed callback for img-server1 from 198.51.100.99" in line for line in lines)
+    assert any("[answer] GET /installer/img-server2/install.conf answered HTTP 404 by dhcp-a1 (attempts 2)" in line
+               for line in lines)

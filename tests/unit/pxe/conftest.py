@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from pxe_testlib import EMBEDDED_SOT  # noqa: E402
+from pxe_testlib import ALL_KINDS_SOT  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # noqa: E402
@@ -17,7 +17,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as
 
 @pytest.fixture(scope="session")
 def fleet():
-    return sot.load(EMBEDDED_SOT)
+    return sot.load(ALL_KINDS_SOT)
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def templates(fleet):
 def sot_copy(tmp_path):
     """A writable copy of the embedded SoT (tests remove machines, add templates)."""
     target = tmp_path / "sot"
-    shutil.copytree(EMBEDDED_SOT, target)
+    shutil.copytree(ALL_KINDS_SOT, target)
     return target
 
 

@@ -12,7 +12,8 @@ if os.path.join(REPO, "collections") not in sys.path:
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # noqa: E402
 
-EMBEDDED_SOT = os.path.join(REPO, "inventory", "sot")
+# Every firmware and installer kind (the embedded SoT's machines all use the minimal installer).
+ALL_KINDS_SOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "all-kinds-sot")
 GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "golden")
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from pxe_testlib import EMBEDDED_SOT
+from pxe_testlib import ALL_KINDS_SOT
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe.sot_archive import pack, unpack
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
@@ -21,12 +21,12 @@ def test_directory_roundtrip_keeps_templates_and_skips_hidden(sot_copy, tmp_path
     pack(str(sot_copy), archive)
     root = unpack(archive, str(tmp_path / "work"))
     assert sorted(os.listdir(root)) == ["fabric.yml", "machines.yml", "networks.yml", "site"]
-    assert [m.as_dict() for m in sot.load(root).machines] == [m.as_dict() for m in sot.load(EMBEDDED_SOT).machines]
+    assert [m.as_dict() for m in sot.load(root).machines] == [m.as_dict() for m in sot.load(ALL_KINDS_SOT).machines]
 
 
 def test_single_file_roundtrip(tmp_path):
     archive = str(tmp_path / "sot.tar")
-    pack(os.path.join(EMBEDDED_SOT, "machines.yml"), archive)
+    pack(os.path.join(ALL_KINDS_SOT, "machines.yml"), archive)
     assert os.listdir(unpack(archive, str(tmp_path / "work"))) == ["machines.yml"]
 
 

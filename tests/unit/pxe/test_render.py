@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from pxe_testlib import DATA_DIR, EMBEDDED_SOT, GOLDEN_DIR, render_tree
+from pxe_testlib import DATA_DIR, ALL_KINDS_SOT, GOLDEN_DIR, render_tree
 from golden import assert_golden
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
@@ -30,8 +30,8 @@ def machine_golden(renderer, golden_prefix):
     check_golden("%sboot.ipxe.txt" % golden_prefix, as_golden(sorted(renderer.shared_files().items())))
 
 
-# The embedded SoT covers: bios+preseed (img-server1), uefi+kickstart (img-server2),
-# uefi-http+autoinstall (web1), IPv6-only uefi+preseed (v6-worker1).
+# The test SoT covers: bios+preseed (img-server1), uefi+kickstart (img-server2),
+# uefi-http+autoinstall (web1), IPv6-only uefi+preseed (v6-worker1), bios+minimal (lab1).
 def test_embedded_sot_golden(fleet, templates):
     kinds = {(m.firmware, fleet.profile(m.profile).installer) for m in fleet.machines}
     assert {firmware for firmware, _installer in kinds} == set(sot.FIRMWARES)
@@ -40,7 +40,7 @@ def test_embedded_sot_golden(fleet, templates):
 
 
 def test_http_url_override_and_loaders_golden():
-    renderer = render_tree(EMBEDDED_SOT, http_url="http://pxe.example.net:8080/", loaders=["grub"])
+    renderer = render_tree(ALL_KINDS_SOT, http_url="http://pxe.example.net:8080/", loaders=["grub"])
     machine_golden(renderer, "override-")
     assert not any(path.startswith("pxelinux.cfg/") for _root, path in renderer.render_all())
 
@@ -50,17 +50,20 @@ def test_paths_follow_the_shared_conventions(fleet, templates):
     assert sorted(tree) == [
         ("http", "installer/img-server1/preseed.cfg"),
         ("http", "installer/img-server2/ks.cfg"),
+        ("http", "installer/lab1/install.conf"),
         ("http", "installer/v6-worker1/preseed.cfg"),
         ("http", "installer/web1/meta-data"),
         ("http", "installer/web1/user-data"),
         ("http", "ipxe/52:54:00:12:00:01.ipxe"),
         ("http", "ipxe/52:54:00:12:00:02.ipxe"),
         ("http", "ipxe/52:54:00:12:00:03.ipxe"),
+        ("http", "ipxe/52:54:00:12:00:09.ipxe"),
         ("http", "ipxe/52:54:00:13:00:01.ipxe"),
         ("http", "ipxe/boot.ipxe"),
         ("tftp", "grub/grub.cfg-01-52-54-00-12-00-02"),
         ("tftp", "grub/grub.cfg-01-52-54-00-13-00-01"),
         ("tftp", "pxelinux.cfg/01-52-54-00-12-00-01"),
+        ("tftp", "pxelinux.cfg/01-52-54-00-12-00-09"),
     ]
     script = tree[("http", "ipxe/52:54:00:12:00:01.ipxe")].decode()
     assert "kernel http://203.0.113.53/debian12/linux " in script
@@ -75,7 +78,7 @@ def test_unknown_loader_is_rejected(fleet, templates):
 
 def test_rendering_is_deterministic(fleet, templates):
     first = pxe.Renderer(fleet, templates).render_all()
-    again = pxe.Renderer(sot.load(EMBEDDED_SOT), pxe.Templates(pxe.read_templates())).render_all()
+    again = pxe.Renderer(sot.load(ALL_KINDS_SOT), pxe.Templates(pxe.read_templates())).render_all()
     assert first == again
 
 
@@ -142,7 +145,7 @@ def test_missing_profile_template_fails_before_rendering(sot_copy):
 
 def test_template_dir_overrides_and_errors(tmp_path):
     (tmp_path / "machine.ipxe.j2").write_text("#!ipxe\nsanboot --no-describe --drive 0x80 # {{ name }}\n")
-    renderer = render_tree(EMBEDDED_SOT, template_dir=str(tmp_path))
+    renderer = render_tree(ALL_KINDS_SOT, template_dir=str(tmp_path))
     assert renderer.render_all()[("http", "ipxe/52:54:00:12:00:03.ipxe")] == \
         b"#!ipxe\nsanboot --no-describe --drive 0x80 # web1\n"
     with pytest.raises(pxe.PxeError, match="template directory .* does not exist"):
@@ -153,7 +156,7 @@ def test_template_dir_overrides_and_errors(tmp_path):
         pxe.Templates(texts)
     texts = pxe.read_templates()
     texts["pxelinux.cfg"] = "{{ no_such_variable }}"
-    renderer = pxe.Renderer(sot.load(EMBEDDED_SOT), pxe.Templates(texts))
+    renderer = pxe.Renderer(sot.load(ALL_KINDS_SOT), pxe.Templates(texts))
     with pytest.raises(pxe.PxeError, match="'no_such_variable' is undefined"):
         renderer.render_all()
 
@@ -204,3 +207,77 @@ def test_a_template_from_the_sot_runs_in_the_sandbox(fleet):
     machine = next(machine for machine in hostile.machines if machine.profile == profile.name)
     with pytest.raises(pxe.PxeError, match="unsafe"):
         pxe.Renderer(hostile, templates).machine_files(machine)
+
+
+KEY = "5a" * 32
+
+
+def test_installed_machines_boot_their_disk_with_every_loader(fleet, templates):
+    """Boot once: the installed machines' iPXE, GRUB and pxelinux scripts boot the local disk; the others install."""
+    renderer = pxe.Renderer(fleet, templates, callback_key=KEY, local_boot={"img-server1", "img-server2"})
+    tree = renderer.render_all()
+    bios = tree[("http", "ipxe/52:54:00:12:00:01.ipxe")].decode()
+    assert "sanboot --no-describe --drive 0x80" in bios and "\nexit 0\n" in bios and "kernel " not in bios
+    assert "LOCALBOOT 0" in tree[("tftp", "pxelinux.cfg/01-52-54-00-12-00-01")].decode()
+    grub = tree[("tftp", "grub/grub.cfg-01-52-54-00-12-00-02")].decode()
+    assert "exit" in grub and "linux " not in grub
+    assert "kernel http://203.0.113.53/ubuntu2404/vmlinuz" in tree[("http", "ipxe/52:54:00:12:00:03.ipxe")].decode()
+    # The group fast path and Jinja agree for both shapes.
+    for machine in fleet.machines:
+        context = renderer.context(machine)
+        assert renderer.templates.render("machine.ipxe", context, ("g", machine.profile, machine.network)) == \
+            renderer.templates.render("machine.ipxe", context)
+    # Unknown MACs still get nothing: there is no script but the machines'.
+    assert sorted(path for root, path in tree if path.startswith("ipxe/")) == sorted(
+        ["ipxe/boot.ipxe"] + ["ipxe/%s.ipxe" % machine.mac for machine in fleet.machines])
+
+
+def test_each_answer_file_carries_its_own_callback_token(fleet, templates):
+    from ansible_collections.netboot.fleet.plugins.module_utils.bringup import callback
+    tree = pxe.Renderer(fleet, templates, callback_key=KEY).render_all()
+    for machine in fleet.machines:
+        token = callback.token(KEY, machine.name, machine.mac)
+        base = "/callback/%s/%s" % (machine.name, token)
+        answer = b"".join(data for (root, path), data in tree.items() if path.startswith("installer/%s/" % machine.name))
+        assert (base + "/installed").encode() in answer, machine.name
+        others = [other for other in fleet.machines if other.name != machine.name]
+        assert not any(callback.token(KEY, other.name, other.mac).encode() in answer for other in others)
+    preseed = tree[("http", "installer/img-server1/preseed.cfg")].decode()
+    assert "d-i preseed/late_command string" in preseed and "d-i debian-installer/exit/poweroff boolean true" in preseed
+    assert "poweroff" in tree[("http", "installer/img-server2/ks.cfg")].decode()
+    assert "shutdown: poweroff" in tree[("http", "installer/web1/user-data")].decode()
+    minimal = tree[("http", "installer/lab1/install.conf")].decode()
+    assert "image=http://203.0.113.53/minimal/disk.img.gz" in minimal and "disk=/dev/vda" in minimal
+    # Without a key (no controller state), no callback at all.
+    plain = pxe.Renderer(fleet, templates).render_all()
+    assert not any(b"/callback/" in data for data in plain.values())
+
+
+def test_local_boot_and_tokens_change_the_machine_fingerprint(fleet, templates):
+    machine = fleet.machines[0]
+    plain = pxe.Renderer(fleet, templates).fingerprint(machine)
+    keyed = pxe.Renderer(fleet, templates, callback_key=KEY).fingerprint(machine)
+    local = pxe.Renderer(fleet, templates, callback_key=KEY, local_boot={machine.name}).fingerprint(machine)
+    assert len({plain, keyed, local}) == 3
+
+
+KEYS = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq7cT6rX6Xx0f4dQmS0mTS1dTJ8yq1n3wJd0oWbq3xY ops@example.net",
+        "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTY="]
+
+
+def test_ssh_keys_from_the_inventory_in_every_answer_file_and_no_password(fleet, templates):
+    tree = pxe.Renderer(fleet, templates, callback_key=KEY, ssh_keys=KEYS).render_all()
+    preseed = tree[("http", "installer/img-server1/preseed.cfg")].decode()
+    assert "d-i passwd/root-password-crypted password !" in preseed
+    assert all('"%s"' % key in preseed for key in KEYS) and "/root/.ssh/authorized_keys" in preseed
+    kickstart = tree[("http", "installer/img-server2/ks.cfg")].decode()
+    assert all('sshkey --username=root "%s"' % key in kickstart for key in KEYS) and "rootpw --lock" in kickstart
+    user_data = tree[("http", "installer/web1/user-data")].decode()
+    assert user_data.count(KEYS[0]) == 2 and "allow-pw: false" in user_data and "lock_passwd: true" in user_data
+    assert not any(b"password " in data and b"password !" not in data for data in tree.values())
+
+
+@pytest.mark.parametrize("key", ['ssh-ed25519 AAAA" ; reboot', "ssh-rsa AAAA\nd-i x", "not-a-key AAAA", ""])
+def test_a_key_that_is_not_a_plain_key_line_is_refused(fleet, templates, key):
+    with pytest.raises(pxe.PxeError, match="ssh_authorized_keys.0.: not an OpenSSH public key line"):
+        pxe.Renderer(fleet, templates, ssh_keys=[key])

@@ -64,7 +64,7 @@ def test_without_a_manifest_unchanged_files_are_compared_not_rewritten(sot_copy,
     run(sot_copy, roots, str(tmp_path / "state.json"))
     before = snapshot(roots)
     result, _renderer = run(sot_copy, roots, None)
-    assert not result.changed and result.units_rendered == 5
+    assert not result.changed and result.units_rendered == 6
     assert snapshot(roots) == before
 
 
@@ -121,7 +121,7 @@ def test_diff_summary_is_capped(sot_copy, roots, tmp_path):
     summary = result.summary()
     assert summary["truncated"] and len(summary["files"]["added"]) == 2
     diff = result.diff()
-    assert "+ ... and 11 more added" in diff["after"] and "added 13, changed 0" in diff["after_header"]
+    assert "+ ... and 14 more added" in diff["after"] and "added 16, changed 0" in diff["after_header"]
 
 
 def test_edited_or_deleted_file_is_restored(sot_copy, roots, tmp_path):
@@ -193,7 +193,7 @@ def test_same_inputs_skip_building_units_but_still_check_the_files(sot_copy, roo
         return renderer.units()
     result = asset_sync.sync(roots, layout.OWNED, units, state_file=state, inputs="digest-1")
     assert not result.changed and not built and snapshot(roots) == before
-    assert result.counts["unchanged"] == first.counts["added"] and result.units == 5
+    assert result.counts["unchanged"] == first.counts["added"] and result.units == 6
     # A stray file is pruned even on the fast path; a deleted one makes the run build the units.
     stray = os.path.join(roots["http"], "ipxe", "aa:bb:cc:dd:ee:ff.ipxe")
     open(stray, "w").close()
@@ -222,7 +222,7 @@ def test_first_run_publishes_each_new_directory_whole(sot_copy, roots, tmp_path,
     assert sorted(os.listdir(roots["http"])) == [".installer.nbf-stage", ".ipxe.nbf-stage"]
     # ...and the next run cleans the staging copies up and publishes the directories.
     result = asset_sync.sync(roots, layout.OWNED, units, state_file=str(tmp_path / "state.json"))
-    assert result.counts["added"] == 13
+    assert result.counts["added"] == 16
     assert sorted(os.listdir(roots["http"])) == ["installer", "ipxe"]
     assert sorted(os.listdir(roots["tftp"])) == ["grub", "pxelinux.cfg"]
 
@@ -294,7 +294,7 @@ def test_damaged_manifest_only_makes_the_run_slower(sot_copy, roots, tmp_path, d
     before = snapshot(roots)
     state.write_bytes(state.read_bytes()[:-7] if damage == b"truncated" else damage)
     result = asset_sync.sync(roots, layout.OWNED, renderer.units, state_file=str(state), inputs="digest-1")
-    assert not result.changed and result.units_rendered == 5 and snapshot(roots) == before
+    assert not result.changed and result.units_rendered == 6 and snapshot(roots) == before
     result = asset_sync.sync(roots, layout.OWNED, renderer.units, state_file=str(state), inputs="digest-1")
     assert not result.changed and result.units_rendered == 0   # the manifest was written again
 
