@@ -176,8 +176,10 @@ def build(machines, run, power=None, observations=None, nodes=None, wait=None, l
         }
         _lifecycle_row(row, lifecycle, run, wait)
         rows.append(row)
+    # Failed first (by stage), then the other states; within each, the slowest machines first.
     rows.sort(key=lambda row: (STATUSES.index(row["status"]),
-                               STAGES.index(row["stage"]) if row["stage"] in STAGES else len(STAGES), row["name"]))
+                               STAGES.index(row["stage"]) if row["stage"] in STAGES else len(STAGES),
+                               -_last_offset(row), row["name"]))
     counts = {status: 0 for status in STATUSES}
     for row in rows:
         counts[row["status"]] += 1
@@ -341,6 +343,7 @@ def summary_lines(report, report_path=None, limit=40):
 _CSS = """
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1f2328;background:#fff}
 h1{font-size:20px;margin:0 0 4px}
+.filters{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin:0 0 12px}
 .meta{color:#59636e;margin-bottom:16px}
 .check{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px;border-radius:6px;margin-bottom:16px}
 .chips span{display:inline-block;padding:4px 10px;border-radius:12px;margin-right:8px;font-weight:600}
@@ -377,14 +380,70 @@ def _node_problems(node):
     return problems + ["cannot read " + text for text in node["unreadable"]]
 
 
+def _last_offset(row):
+    """Seconds from the machine's origin to its latest step: how far along (or how slow) it is."""
+    return max([step["offset"] for step in row["steps"].values() if step.get("offset") is not None] + [0.0])
+
+
+def _html_filters(report):
+    """Filters over the machine rows (status, rack, network, free text), also set from the URL's #fragment."""
+    esc = html.escape
+    rows = report["machines"]
+
+    def select(name, label, values):
+        options = "".join('<option value="%s">%s</option>' % (esc(value), esc(text)) for value, text in values)
+        return '<label>%s <select name="%s"><option value="">all</option>%s</select></label>' % (label, name, options)
+
+    statuses = [(status, STATUS_TEXT[status]) for status in STATUSES if report["summary"]["counts"][status]]
+    racks = [(rack, rack) for rack in sorted(set(row["rack"] for row in rows if row["rack"]))]
+    networks = [(network, network) for network in sorted(set(row["network"] for row in rows))]
+    return ('<form id="filters" class="filters" onsubmit="return false">%s%s%s'
+            '<label>search <input name="q" type="search" placeholder="name, MAC, address, profile"></label>'
+            '<span class="meta"><span id="shown">%d</span> of %d shown</span></form>\n'
+            % (select("status", "status", statuses), select("rack", "rack", racks),
+               select("network", "network", networks), len(rows), len(rows)))
+
+
+# Plain DOM, no library: hides the rows that do not match; #status=failed&rack=r12&q=... presets it.
+_FILTER_SCRIPT = """<script>
+(function () {
+  var form = document.getElementById("filters");
+  if (!form) { return; }
+  var rows = document.querySelectorAll("#machines tbody tr");
+  function apply() {
+    var status = form.status.value, rack = form.rack.value, network = form.network.value;
+    var text = form.q.value.trim().toLowerCase(), shown = 0;
+    for (var i = 0; i < rows.length; i++) {
+      var row = rows[i];
+      var match = (!status || row.dataset.status === status) && (!rack || row.dataset.rack === rack) &&
+        (!network || row.dataset.network === network) && (!text || row.dataset.search.indexOf(text) >= 0);
+      row.hidden = !match;
+      shown += match ? 1 : 0;
+    }
+    document.getElementById("shown").textContent = shown;
+  }
+  var preset = new URLSearchParams(location.hash.slice(1));
+  ["status", "rack", "network", "q"].forEach(function (name) {
+    if (preset.has(name)) { form[name].value = preset.get(name); }
+  });
+  form.addEventListener("input", apply);
+  apply();
+})();
+</script>
+"""
+
+
 def _html_row(row, scale):
     """One machine: identity, status and reason, one cell per step, and its timeline bar."""
     esc = html.escape
     # The DHCP node that served its script (else its lease): with anycast, which node answered matters.
     served = (row["steps"].get("script") or row["steps"].get("lease") or {}).get("node")
-    cells = ['<tr class="%s"><td><b>%s</b><br><span class="num">%s</span></td><td>%s</td><td class="reason">%s%s</td>'
+    search = " ".join(value for value in (row["name"], row["mac"], row["ipv4"], row["ipv6"], row["profile"]) if value)
+    cells = ['<tr class="%s" data-status="%s" data-rack="%s" data-network="%s" data-search="%s"><td><b>%s</b><br>'
+             '<span class="num">%s</span></td><td>%s</td><td class="reason">%s%s</td>'
              '<td>%s</td><td>%s</td><td>%s</td><td>%s</td>' % (
-                 row["status"], esc(row["name"]), esc(row["mac"]), esc(STATUS_TEXT[row["status"]]),
+                 row["status"], row["status"], esc(row["rack"] or ""), esc(row["network"]), esc(search.lower()),
+                 esc(row["name"]), esc(row["mac"]), esc(STATUS_TEXT[row["status"]]),
                  ("<b>%s</b>: " % esc(row["stage"])) if row["stage"] else "", esc(row["reason"] or ""),
                  esc(row["rack"] or "-"), esc(row["network"]), esc(row["firmware"]), esc(served or "-"))]
     dots = []
@@ -448,7 +507,8 @@ def to_html(report, limit=2000):
                 (" &middot; " + esc("; ".join(problems))) if problems else ""))
         out.append("</ul>\n")
     out.append('<p class="legend">%s</p>\n' % "".join('<span><i class="k-%s"></i>%s</span>' % (step, esc(label)) for step, label in STEPS))
-    out.append("<table>\n<thead><tr><th>Machine</th><th>Status</th><th>Stage / reason</th><th>Rack</th><th>Network</th><th>Firmware</th>"
+    out.append(_html_filters(report))
+    out.append("<table id=\"machines\">\n<thead><tr><th>Machine</th><th>Status</th><th>Stage / reason</th><th>Rack</th><th>Network</th><th>Firmware</th>"
                '<th title="DHCP node that served the script (else the lease)">Served by</th>')
     out.append("".join('<th title="%s">%s</th>' % (esc(label), STEP_HEADERS[step]) for step, label in STEPS))
     out.append('<th>Timeline <div class="axis"><span>0 s</span><span>%.0f s</span></div></th></tr></thead>\n<tbody>\n' % scale)
@@ -458,5 +518,6 @@ def to_html(report, limit=2000):
         out.append('<p class="meta">%d more machines are not shown here (the JSON report lists every machine).</p>\n'
                    % (len(report["machines"]) - limit))
     out.append(consoles.html(report, limit))
+    out.append(_FILTER_SCRIPT)
     out.append("</body>\n</html>\n")
     return "".join(out)

@@ -108,7 +108,8 @@ def test_unreachable_node_is_reported(machines):
 
 def test_outputs_are_deterministic_and_html_self_contained(report):
     text = bringup_report.to_html(report)
-    assert "http://" not in text and "https://" not in text and "<script" not in text
+    # Nothing fetched from elsewhere: the one script is inline (the row filters).
+    assert "http://" not in text and "https://" not in text and text.count("<script") == 1 and "<script src" not in text
     assert bringup_report.to_json(report) == bringup_report.to_json(json.loads(bringup_report.to_json(report)))
 
 
@@ -172,3 +173,18 @@ def test_lifecycle_states_show_every_step_attempts_and_the_final_state(machines,
     assert any("forged installed callback for img-server1 from 198.51.100.99" in line for line in lines)
     assert any("[answer] GET /installer/img-server2/install.conf answered HTTP 404 by dhcp-a1 (attempts 2)" in line
                for line in lines)
+
+
+def test_rows_carry_what_the_filters_read_and_the_slowest_come_first(machines):
+    power = dict((machine["name"], {"ok": True, "sent": 1000.0, "action": "on", "previous_state": "off"})
+                 for machine in machines)
+    report = bringup_report.build(machines, RUN, power=power)
+    same = {}
+    for row in report["machines"]:
+        same.setdefault((row["status"], row["stage"]), []).append(max(
+            [step["offset"] for step in row["steps"].values() if step.get("offset") is not None] + [0.0]))
+    assert all(offsets == sorted(offsets, reverse=True) for offsets in same.values()), same
+    text = bringup_report.to_html(report)
+    row = report["machines"][0]
+    assert ('data-status="%s" data-rack="%s" data-network="%s"' % (row["status"], row["rack"] or "", row["network"])) in text
+    assert '<form id="filters"' in text and '<table id="machines">' in text
