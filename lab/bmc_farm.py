@@ -9,8 +9,10 @@ answers, the way an unplugged or hung BMC looks from the controller. On
 SIGTERM each BMC's state and the requests it was sent are written to
 D/state-<first port>.json.
 
-`Farm` starts enough serve processes for any number of BMCs (select() in pyghmi's
-I/O loop allows fewer than 1,024 sockets per process) and stops them by PID.
+`Farm` starts enough serve processes for any number of BMCs and stops them by PID:
+pyghmi's BMC server stops answering logins with a couple of hundred BMCs in one
+process (100 per process work), and its select() loop could not go past 1,024
+sockets anyway.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import time
 
 USERNAME_ENV = "NBF_FARM_USERNAME"
 PASSWORD_ENV = "NBF_FARM_PASSWORD"
-BMCS_PER_PROCESS = 400
+BMCS_PER_PROCESS = 100
 # pyghmi's chassis control directives as power requests.
 DIRECTIVES = {"power_on": "on", "power_off": "off", "power_cycle": "cycle", "power_reset": "reset",
               "power_shutdown": "shutdown"}
@@ -146,6 +148,9 @@ class Farm:
         env = dict(os.environ, **{USERNAME_ENV: self.username, PASSWORD_ENV: self.password})
         for first in range(self.first_port, self.first_port + self.count, BMCS_PER_PROCESS):
             count = min(BMCS_PER_PROCESS, self.first_port + self.count - first)
+            for stale in ("ready-%d" % first, "state-%d.json" % first):
+                if os.path.exists(os.path.join(self.state_dir, stale)):
+                    os.unlink(os.path.join(self.state_dir, stale))
             argv = [sys.executable, os.path.abspath(__file__), "serve", "--first-port", str(first),
                     "--count", str(count), "--state-dir", self.state_dir, "--answer-delay", str(self.answer_delay),
                     "--dead", ",".join(str(port) for port in sorted(self.dead) if first <= port < first + count)]

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import time
+
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bmc.actions import (
@@ -54,12 +56,12 @@ class ActionModule(BmcAction):
 
     def _job(self, name, args, hostvars):
         check_mode = self._task.check_mode
-        stage = {}
+        # A failed login fails the first step, as it fails ipmi_boot (or ipmi_power) for one machine.
+        stage = {"name": "boot_device" if args["boot_device"] else "power"}
 
         def act(client, args, hostvars):
             outcome = {}
             if args["boot_device"]:
-                stage["name"] = "boot_device"
                 device = BOOT_DEVICE_ALIASES.get(args["boot_device"], args["boot_device"])
                 mode = boot_mode_for((hostvars["netboot"] or {}).get("firmware"))
                 outcome["boot"] = set_boot(client, device, args["boot_persistent"], mode, check_mode=check_mode)
@@ -71,7 +73,8 @@ class ActionModule(BmcAction):
 
         def job():
             outcome = run_on_bmc(act, args, hostvars, name)
+            outcome["finished"] = time.time()
             if outcome.get("failed"):
-                outcome["stage"] = stage.get("name", "login")
+                outcome["stage"] = stage["name"]
             return outcome
         return job

@@ -97,7 +97,9 @@ machines:
     - One result per machine, keyed by inventory name, with the fields M(netboot.fleet.ipmi_power) returns
       (C(changed), C(previous_state), C(power_state), C(action), C(elapsed), C(bmc); C(failed), C(msg) and
       C(bmc_error) on failure), C(boot) with what M(netboot.fleet.ipmi_boot) returns when O(boot_device) is
-      set, and C(stage) (V(login), V(boot_device) or V(power)) where a machine failed.
+      set, C(finished) (epoch seconds when the machine's last BMC exchange ended), and C(stage) where a machine
+      failed (V(boot_device) or V(power): the step that failed; a BMC that refuses or does not answer the login
+      fails the first step).
   returned: always
   type: dict
   sample:
@@ -107,6 +109,7 @@ machines:
       power_state: "on"
       action: "on"
       elapsed: 1.204
+      finished: 1765119600.25
       bmc: IPMI 192.0.2.201:623
 failed_hosts:
   description: Machines whose BMC failed, sorted.

@@ -51,3 +51,11 @@ def test_a_stuck_job_does_not_hold_the_others():
     results = run_many(jobs, 2)
     assert results["stuck"] is True  # released by the others, not by its timeout
     assert sorted(finished) == list(range(5))
+
+
+def test_pyghmi_session_tables_share_one_lock():
+    """Two locks taken in both orders deadlock bulk_power's threads under load (pyghmi 1.6)."""
+    from pyghmi.ipmi.private import session
+
+    from ansible_collections.netboot.fleet.plugins.module_utils.bmc import client  # noqa: F401 (applies it)
+    assert session.KEEPALIVE_SESSIONS is session.WAITING_SESSIONS
