@@ -26,7 +26,9 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USERNAME_ENV = "NBF_FARM_USERNAME"
 PASSWORD_ENV = "NBF_FARM_PASSWORD"
 BMCS_PER_PROCESS = 100
@@ -59,9 +61,13 @@ def sha1_sessions_only(serversession):
 
 def serve(first_port, count, state_dir, dead, answer_delay):
     from pyghmi.ipmi import bmc as pyghmi_bmc
-    from pyghmi.ipmi.private import serversession
+    from pyghmi.ipmi.private import serversession, session
+
+    sys.path.insert(0, os.path.join(REPO, "collections"))
+    from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import one_session_lock
 
     sha1_sessions_only(serversession)
+    one_session_lock(session)  # the server's sessions are pyghmi sessions too
 
     class SimulatedBmc(pyghmi_bmc.Bmc):
         def __init__(self, authdata, port):
@@ -123,7 +129,17 @@ def serve(first_port, count, state_dir, dead, answer_delay):
         os._exit(0)
 
     signal.signal(signal.SIGTERM, dump)
-    listener = threading.Thread(target=pyghmi_bmc.Bmc.listen, daemon=True)
+    def listen():
+        # pyghmi's Bmc.listen dies with its thread on the first error, e.g. a queued packet it
+        # hands to a ServerSession, which has no sessionless_data: drop that packet (the client
+        # resends it) and go on serving.
+        while True:
+            try:
+                session.Session.wait_for_rsp(30)
+            except Exception:
+                traceback.print_exc()
+
+    listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     open(os.path.join(state_dir, "ready-%d" % first_port), "w").close()
     while True:
