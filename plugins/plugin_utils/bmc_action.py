@@ -45,6 +45,36 @@ def scrub(value, secrets):
     return value
 
 
+def bmc_hostvars(templar, variables):
+    """The machine variables a BMC action reads, templated (they often point into a vault)."""
+    hostvars = dict((name, templar.template(variables.get(name))) for name in HOSTVARS)
+    if hostvars["netboot_bmc_password"] is not None:
+        hostvars["netboot_bmc_password"] = str(hostvars["netboot_bmc_password"])  # a vaulted value
+    return hostvars
+
+
+def run_on_bmc(act, args, hostvars, host=None):
+    """Find one machine's BMC, run `act(client, args, hostvars)` in a session, explain failures.
+
+    The whole result of one machine: what the per-host actions return and what
+    the bulk action returns for each of its machines, so both say the same.
+    """
+    result = {}
+    secrets = set(s for s in (args.get("password"), hostvars["netboot_bmc_password"]) if s)
+    try:
+        target = target_from(args, hostvars)
+        display.vvv("BMC %r for %s" % (target, host))
+        result["bmc"] = target.describe()
+        with BmcClient(target) as client:
+            client.connect()  # so a refused login says "login", not the first read
+            result.update(act(client, args, hostvars))
+    except BmcError as error:
+        result.update(failed=True, msg=error.message, bmc_error=error.kind)
+    if not result.get("warnings"):
+        result.pop("warnings", None)
+    return scrub(result, secrets)
+
+
 class BmcAction(ActionBase):
     """Validate options, find the BMC from hostvars, run `act` with a client, explain failures."""
 
@@ -63,19 +93,6 @@ class BmcAction(ActionBase):
         machine_vars = task_vars
         if self._task.delegate_to:
             machine_vars = (task_vars.get("ansible_delegated_vars") or {}).get(self._task.delegate_to) or task_vars
-        hostvars = dict((name, self._templar.template(machine_vars.get(name))) for name in HOSTVARS)
-        if hostvars["netboot_bmc_password"] is not None:
-            hostvars["netboot_bmc_password"] = str(hostvars["netboot_bmc_password"])  # a vaulted value
-        secrets = set(s for s in (args.get("password"), hostvars["netboot_bmc_password"]) if s)
-        try:
-            target = target_from(args, hostvars)
-            display.vvv("BMC %r for %s" % (target, task_vars.get("inventory_hostname")))
-            result["bmc"] = target.describe()
-            with BmcClient(target) as client:
-                client.connect()  # so a refused login says "login", not the first read
-                result.update(self.act(client, args, hostvars))
-        except BmcError as error:
-            result.update(failed=True, msg=error.message, bmc_error=error.kind)
-        if not result.get("warnings"):
-            result.pop("warnings", None)
-        return scrub(result, secrets)
+        hostvars = bmc_hostvars(self._templar, machine_vars)
+        result.update(run_on_bmc(self.act, args, hostvars, task_vars.get("inventory_hostname")))
+        return result

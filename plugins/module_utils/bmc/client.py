@@ -267,6 +267,21 @@ def plain(value):
     return str(value)
 
 
+def one_session_lock(session_module):
+    """Make pyghmi's two IPMI session-table locks one lock, so sessions in many threads cannot deadlock.
+
+    pyghmi 1.6 takes them in both orders: a retransmit timeout takes WAITING_SESSIONS, then
+    KEEPALIVE_SESSIONS to resend, while sending takes KEEPALIVE_SESSIONS, then WAITING_SESSIONS.
+    Under load, with many sessions in threads (bulk_power), every thread ends up blocked.
+    Both are re-entrant locks read from the module at each use: one lock has no order to get wrong.
+    """
+    session_module.KEEPALIVE_SESSIONS = session_module.WAITING_SESSIONS
+
+
+if PYGHMI_IMPORT_ERROR is None:
+    one_session_lock(ipmi_session)
+
+
 class _IpmiProtocol:
     """pyghmi.ipmi.command calls behind the client's interface."""
 
