@@ -98,7 +98,7 @@ machines:
       (C(changed), C(previous_state), C(power_state), C(action), C(elapsed), C(bmc); C(failed), C(msg) and
       C(bmc_error) on failure), C(boot) with what M(netboot.fleet.ipmi_boot) returns when O(boot_device) is
       set, C(finished) (epoch seconds when the machine's last BMC exchange ended), and C(stage) where a machine
-      failed (V(boot_device) or V(power): the step that failed; a BMC that refuses or does not answer the login
+      failed (V(boot_device) or V(power), the step that failed; a BMC that refuses or does not answer the login
       fails the first step).
   returned: always
   type: dict
