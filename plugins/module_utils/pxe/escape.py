@@ -83,22 +83,19 @@ def check_values(values: dict):
             raise UnsafeValue("labels." + key, "%s holds a line break or control character" % shown(value))
 
 
+# A machine's six words (name, MAC, firmware, IPv4, IPv6, rack; "_" for none) in one line: one match per machine.
+# A value holding a space or any other character of no word makes the line fail to match.
+_MACHINE_WORDS_RE = re.compile(" ".join([r"(?![%%-])[%s]+" % WORD_CHARS] * 6) + r"\Z")
+
+
 def check_machine(machine):
-    """check_values for what a machine adds to its group's values. The hot path: one match per field, and the
-    field named only when one fails."""
-    match = WORD_RE.match
-    try:
-        if (match(machine.name) and match(machine.mac) and match(machine.firmware)
-                and (machine.ipv4 is None or match(machine.ipv4)) and (machine.ipv6 is None or match(machine.ipv6))
-                and (machine.rack is None or match(machine.rack))):
-            if machine.labels:
-                check_values({"labels": machine.labels})
-            return
-    except TypeError:  # not a string
-        pass
-    for field in ("name", "mac", "firmware", "ipv4", "ipv6", "rack"):
-        value = getattr(machine, field)
-        if value is not None and (type(value) is not str or not match(value)):
-            refuse_word(field, value)
+    """check_values for what a machine adds to its group's values. The hot path: one match per machine, the
+    field named only when it fails."""
+    if not _MACHINE_WORDS_RE.match("%s %s %s %s %s %s" % (
+            machine.name, machine.mac, machine.firmware, machine.ipv4 or "_", machine.ipv6 or "_", machine.rack or "_")):
+        for field in ("name", "mac", "firmware", "ipv4", "ipv6", "rack"):
+            value = getattr(machine, field)
+            if value is not None and (type(value) is not str or not WORD_RE.match(value)):
+                refuse_word(field, value)
     if machine.labels:
         check_values({"labels": machine.labels})
