@@ -48,13 +48,13 @@ class UnsafeValue(ValueError):
 
 def shown(value) -> str:
     """value as written in a report: ASCII, bounded."""
-    text = value if type(value) is str and WORD_RE.match(value) and len(value) <= 80 else ascii(value)
+    text = value if isinstance(value, str) and WORD_RE.match(value) and len(value) <= 80 else ascii(value)
     return text if len(text) <= 80 else "%s... (%d characters)" % (text[:60], len(value))
 
 
 def check_word(field, value):
     """A word, or nothing (None, or "" where the renderer gives an unset value as empty text)."""
-    if value is not None and (type(value) is not str or value and not WORD_RE.match(value)):
+    if value is not None and (not isinstance(value, str) or value and not WORD_RE.match(value)):
         refuse_word(field, value)
 
 
@@ -73,13 +73,13 @@ def check_values(values: dict):
             check_word("%s[%d]" % (field, index), value)
     for field in BOOT_ARGS:
         value = values.get(field)
-        if value is not None and (type(value) is not str or BOOT_ARGS_UNSAFE_RE.search(value)):
+        if value is not None and (not isinstance(value, str) or BOOT_ARGS_UNSAFE_RE.search(value)):
             raise UnsafeValue(field, "%s cannot be written into a boot script (a line break or control character, "
                                      "'&&', '||' or '${')" % shown(value))
     for key, value in (values.get("labels") or {}).items():
-        if type(key) is not str or not WORD_RE.match(key):
+        if not isinstance(key, str) or not WORD_RE.match(key):
             raise UnsafeValue("labels", "label name %s cannot be written into a boot file" % shown(key))
-        if type(value) is str and LINE_BREAK_RE.search(value):
+        if isinstance(value, str) and LINE_BREAK_RE.search(value):
             raise UnsafeValue("labels." + key, "%s holds a line break or control character" % shown(value))
 
 
@@ -95,7 +95,7 @@ def check_machine(machine):
             machine.name, machine.mac, machine.firmware, machine.ipv4 or "_", machine.ipv6 or "_", machine.rack or "_")):
         for field in ("name", "mac", "firmware", "ipv4", "ipv6", "rack"):
             value = getattr(machine, field)
-            if value is not None and (type(value) is not str or not WORD_RE.match(value)):
+            if value is not None and (not isinstance(value, str) or not WORD_RE.match(value)):
                 refuse_word(field, value)
     if machine.labels:
         check_values({"labels": machine.labels})
