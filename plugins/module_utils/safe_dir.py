@@ -19,14 +19,14 @@ class UnsafeDirectory(OSError):
 def ensure_dir(path: str, mode: int = 0o700) -> str:
     """Make path (and missing parents) with mode, then check it and every parent: each owned by this user or root
     (so a symbolic link someone else made is refused) and, unless sticky like /var/tmp, not writable by group or
-    others. path itself, when ours, is given mode again (a directory left world-writable is fixed, not refused).
+    others. path itself, when ours and writable by group or others, loses those write bits (fixed, not refused).
     Returns the absolute path; raises UnsafeDirectory."""
     path = os.path.abspath(path)
     os.makedirs(path, mode=mode, exist_ok=True)
     uid = os.geteuid()
     info = os.lstat(path)
-    if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and stat.S_IMODE(info.st_mode) != mode:
-        os.chmod(path, mode)
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and info.st_mode & 0o022:
+        os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o022)
     current = path
     while True:
         info = os.lstat(current)

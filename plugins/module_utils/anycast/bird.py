@@ -198,17 +198,17 @@ def _unwritable(node, fabric) -> list:
     token: the loader refuses them first; checked again here, where they are written."""
     where = "%s: dhcp_nodes %s" % (node.source, ascii(node.name))
     problems = []
-    if type(node.name) is not str or not _TOKEN_RE.match(node.name):
+    if not isinstance(node.name, str) or not _TOKEN_RE.match(node.name):
         problems.append("%s.name: cannot be written into bird.conf (letters, digits, '.', '_', '-')" % where)
     addresses = [("address", node.address), ("address6", node.address6),
                  ("fabric.anycast.ipv4", fabric.anycast_ipv4), ("fabric.anycast.ipv6", fabric.anycast_ipv6)]
     addresses += [("peers[%d].address" % index, peer.address) for index, peer in enumerate(node.peers)]
     for field, address in addresses:
-        if address is not None and (type(address) is not str or parse_ip(address) is None):
+        if address is not None and (not isinstance(address, str) or parse_ip(address) is None):
             problems.append("%s.%s: %s is not an IP address" % (where, field, ascii(address)[:80]))
     asns = [("asn", node.asn)] + [("peers[%d].asn" % index, peer.asn) for index, peer in enumerate(node.peers)]
     for field, asn in asns:
-        if type(asn) is not int or not 1 <= asn <= 4294967294:
+        if isinstance(asn, bool) or not isinstance(asn, int) or not 1 <= asn <= 4294967294:
             problems.append("%s.%s: %s is not an ASN" % (where, field, ascii(asn)[:80]))
     return problems
 

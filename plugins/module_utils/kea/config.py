@@ -313,7 +313,7 @@ def _option_data(network, fieldname, values) -> str:
     """values as the data of one option. Kea splits option data at commas: a value holding one, or a line
     break, would add option values of its own. The loader refuses such values first; this holds without it."""
     for value in values:
-        if type(value) is not str or not value or "," in value or LINE_BREAK_RE.search(value):
+        if not isinstance(value, str) or not value or "," in value or LINE_BREAK_RE.search(value):
             raise KeaRenderError(["%s: networks %s.%s: %s cannot be written into Kea option data (a comma or a "
                                   "line break)" % (network.source, network.name, fieldname, ascii(value)[:80])])
     return ", ".join(values)

@@ -18,8 +18,8 @@ except ImportError:  # pragma: no cover - reported by files.read_sources
     pass
 
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import Problem, ProblemsError
-from ansible_collections.netboot.fleet.plugins.module_utils.pxe.escape import BOOT_ARGS_UNSAFE_RE, LINE_BREAK_RE, WORD_CHARS
-from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import GENERATED_GROUP_PREFIXES, RESERVED_GROUPS
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe.escape import WORD_CHARS
+from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import RESERVED_GROUPS
 
 
 # \Z, not $: $ also matches before a final newline. re.A: with re.I alone, [a-z] matches the Kelvin sign and

@@ -13,8 +13,9 @@ from __future__ import annotations
 import socket
 
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import (
-    BMC_SPECIAL_ALLOWED, DOTTED_RE, DUID_RE, FAST_MAC_RE, FIELD_SETS, FREE_TEXT_MAX, GROUP_NAME_RE, HOSTNAME_RE, LABEL_KEY_RE, LINE_BREAK_RE, NEVER_HOSTS,
+    BMC_SPECIAL_ALLOWED, DOTTED_RE, DUID_RE, FAST_MAC_RE, FIELD_SETS, FREE_TEXT_MAX, GROUP_NAME_RE, HOSTNAME_RE, LABEL_KEY_RE, NEVER_HOSTS,
     ZERO_MAC, reserved_hosts)
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe.escape import LINE_BREAK_RE
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import BMC_PROTOCOLS, FIRMWARES, RESERVED_GROUPS, Bmc, Machine
 
 

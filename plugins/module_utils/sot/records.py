@@ -14,8 +14,9 @@ except ImportError:  # pragma: no cover - reported by files.read_sources
     pass
 
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import (
-    ASSET_RE, BMC_SPECIAL_ALLOWED, BOOT_ARGS_UNSAFE_RE, CANONICAL_MAC_RE, LINE_BREAK_RE, DISK_RE, DOTTED_RE, DUID_RE, FREE_TEXT_MAX, LABEL_KEY_RE, PACKAGE_RE,
+    ASSET_RE, BMC_SPECIAL_ALLOWED, CANONICAL_MAC_RE, DISK_RE, DOTTED_RE, DUID_RE, FREE_TEXT_MAX, LABEL_KEY_RE, PACKAGE_RE,
     ZERO_MAC, Checker, describe, inside, not_a_host_of, parse_ip, reserved_hosts, shown, text_of)
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe.escape import BOOT_ARGS_UNSAFE_RE, LINE_BREAK_RE
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import (
     BMC_PROTOCOLS, FIRMWARES, GENERATED_GROUP_PREFIXES, INSTALLERS, Bmc, DhcpNode, Fabric, Machine, Network, Peer,
     Profile, Subnet)

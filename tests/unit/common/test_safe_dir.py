@@ -24,7 +24,15 @@ def test_our_world_writable_directory_is_fixed(tmp_path):
     path.mkdir()
     path.chmod(0o777)
     ensure_dir(str(path))
-    assert mode_of(path) == 0o700
+    assert mode_of(path) == 0o755  # the write bits of group and others removed, nothing else changed
+
+
+def test_our_directory_keeps_the_mode_it_has(tmp_path):
+    path = tmp_path / "reports"
+    path.mkdir()
+    path.chmod(0o750)
+    ensure_dir(str(path), 0o755)
+    assert mode_of(path) == 0o750
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a directory to another user")

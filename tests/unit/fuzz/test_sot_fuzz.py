@@ -91,9 +91,11 @@ def mutations(draw):
         paths = [path for path in paths_of(files) if len(path) >= 2]
         path = draw(st.sampled_from(paths))
         parent, key = at(files, path[:-1]), path[-1]
-        kind = draw(st.sampled_from(["set", "set", "set", "transform", "delete", "add", "duplicate"]))
+        kind = draw(st.sampled_from(["set", "set", "set", "copy", "copy", "transform", "delete", "add", "duplicate"]))
         if kind == "set":
             parent[key] = draw(VALUES)
+        elif kind == "copy":  # a value another field holds: valid in form, often wrong in place
+            parent[key] = copy.deepcopy(at(files, draw(st.sampled_from(paths))))
         elif kind == "transform" and isinstance(parent[key], str):
             parent[key] = draw(st.sampled_from([str.upper, lambda s: s + "\n", lambda s: " " + s,
                                                 lambda s: s.replace("k", "\u212a"), lambda s: s * 40,

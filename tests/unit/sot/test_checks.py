@@ -35,7 +35,7 @@ def test_never_host_agrees_with_the_ipaddress_module(version):
     rng = random.Random(version)
     bits = 32 if version == 4 else 128
     # Random addresses, and addresses at every block's edges (the rule must not be off by one).
-    values = [rng.getrandbits(bits) for _ in range(20000)]
+    values = [rng.getrandbits(bits) for _draw in range(20000)]
     values += [value + delta for block in NEVER_HOSTS if block[0] == version for value in block[1:3]
                for delta in (-1, 0, 1) if 0 <= value + delta < 1 << bits]
     for value in values:
