@@ -34,7 +34,8 @@ def test_check_mode_changes_nothing_and_reports_the_plan(lab):
     assert lab.read("machines.log") == ""                         # so nothing booted
     assert lab.read("kea", "kea-leases4.csv").count("\n") <= 1   # header only
     names = lab.reports()
-    assert len(names) == 2 and all(name.endswith(("-check.json", "-check.html")) for name in names), names
+    assert len(names) == 3 and all(name.endswith(("-check.json", "-check.html", "-check.events.jsonl"))
+                                   for name in names), names
     assert "latest.json" not in names                             # a check does not replace the last real report
     report = lab.report([name for name in names if name.endswith(".json")][0])
     assert report["run"]["check_mode"] is True and report["run"]["wait"]["ran"] is False

@@ -25,7 +25,7 @@ import checkers
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import Problem, ProblemsError
 from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird as bgp
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea
-from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout, render as pxe
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")
@@ -138,10 +138,12 @@ def template_lines():
 
 
 def template_of(path):
-    for suffix, name in ((".ipxe", "machine.ipxe"), ("/preseed.cfg", "preseed.cfg"), ("/ks.cfg", "kickstart.cfg"),
-                         ("/user-data", "autoinstall-user-data"), ("/meta-data", "autoinstall-meta-data")):
-        if path.endswith(suffix):
-            return "boot.ipxe" if path.endswith("/boot.ipxe") else name
+    if path.endswith(".ipxe"):
+        return "boot.ipxe" if path.endswith("/boot.ipxe") else "machine.ipxe"
+    for files in layout.INSTALLER_FILES.values():
+        for file_name, template in files:
+            if path.endswith("/" + file_name):
+                return template
     return "grub.cfg" if "grub" in path else "pxelinux.cfg"
 
 
