@@ -222,14 +222,16 @@ def lease_events(text, family, since):
     return events
 
 
-def first_events(events):
-    """The earliest event of each (kind, key, success), and of each leased address, sorted by time, kind and key.
+def first_and_last_events(events):
+    """The earliest and the latest event of each (kind, key, success), and of each leased address, sorted by
+    time, kind and key.
 
     Every address a machine leased is kept: its firmware and its iPXE are different DHCP clients, and a
     firmware without a stored DUID comes back as a new one, so the boot loader may be fetched from an
-    address of a later lease than the first.
+    address of a later lease than the first. The latest is kept too: a machine retried by a power cycle
+    does each step again, and its new attempt is judged on the events after its new power command.
     """
-    first = {}
+    first, last = {}, {}
     for event in events:
         kind = event["kind"]
         # Every leased address, every file a client fetched, every callback (one may be forged) counts.
@@ -238,7 +240,10 @@ def first_events(events):
         slot = (kind, event["key"], succeeded(event), extra)
         if slot not in first or event["time"] < first[slot]["time"]:
             first[slot] = event
-    return sorted(first.values(), key=lambda event: (event["time"], event["kind"], event["key"], str(event["status"])))
+        if slot not in last or event["time"] >= last[slot]["time"]:
+            last[slot] = event
+    kept = list(first.values()) + [event for slot, event in last.items() if event is not first[slot]]
+    return sorted(kept, key=lambda event: (event["time"], event["kind"], event["key"], str(event["status"])))
 
 
 def succeeded(event):

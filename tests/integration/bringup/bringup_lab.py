@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir, os.pardir))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import callback  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.kea import config as kea  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # noqa: E402
@@ -40,7 +41,7 @@ BMC_PORT = 16261
 MACHINES = (
     ("m-bios", "52:54:00:bb:00:01", "198.51.100.10", "t1", "bios", 0, "boots"),
     ("m-uefi", "52:54:00:bb:00:02", "198.51.100.11", "t1", "uefi", 7, "boots"),
-    ("m-noscript", "52:54:00:bb:00:03", "198.51.100.12", "t2", "bios", 0, "boots, but its script is missing"),
+    ("m-noscript", "52:54:00:bb:00:03", "198.51.100.12", "t2", "bios", 0, "boots, but its kernel is missing"),
     ("m-deadbmc", "52:54:00:bb:00:04", "198.51.100.13", "t2", "bios", 0, "its BMC does not answer"),
 )
 LOADERS = {"undionly.kpxe": "/usr/lib/ipxe/undionly.kpxe", "snponly.efi": "/usr/lib/ipxe/snponly.efi"}
@@ -117,15 +118,17 @@ class Lab:
         return self
 
     def write_sot(self):
-        machines = [{"name": name, "mac": mac, "ipv4": address, "network": "rackt", "rack": rack, "profile": "debian12",
+        machines = [{"name": name, "mac": mac, "ipv4": address, "network": "rackt", "rack": rack,
+                     "profile": "nokernel" if "kernel is missing" in how else "debian12",
                      "firmware": firmware, "bmc": {"address": "127.0.0.1", "port": BMC_PORT + index, "protocol": "ipmi"}}
-                    for index, (name, mac, address, rack, firmware, _arch, _how) in enumerate(MACHINES)]
+                    for index, (name, mac, address, rack, firmware, _arch, how) in enumerate(MACHINES)]
         fleet = {
             "fabric": {"anycast": {"ipv4": PXE_IPV4}, "asn": 65053, "pxe": {"http_port": 80}},
             "dhcp_nodes": [{"name": "dhcp-t1", "address": "192.0.2.1", "peers": [{"name": "tor1", "address": "192.0.2.0", "asn": 65000}]}],
             "networks": [{"name": "rackt",
                           "ipv4": {"prefix": "198.51.100.0/26", "gateway": GATEWAY, "pool": "198.51.100.50-198.51.100.60"}}],
-            "profiles": {"debian12": {"installer": "preseed", "kernel": "debian12/linux", "initrd": "debian12/initrd.gz"}},
+            "profiles": {"debian12": {"installer": "preseed", "kernel": "debian12/linux", "initrd": "debian12/initrd.gz"},
+                         "nokernel": {"installer": "preseed", "kernel": "nokernel/linux", "initrd": "nokernel/initrd.gz"}},
             "machines": machines,
         }
         with open(self.path("sot", "fleet.yml"), "w", encoding="utf-8") as handle:
@@ -136,13 +139,18 @@ class Lab:
         with open(self.path("inventory", "lab.sot.yml"), "w", encoding="utf-8") as handle:
             handle.write("plugin: netboot.fleet.sot\nsource: ../sot\n")
         with open(self.path("inventory", "group_vars", "all.yml"), "w", encoding="utf-8") as handle:
-            yaml.safe_dump({"netboot_bmc_username": USERNAME, "netboot_bmc_password": PASSWORD}, handle)
-        # The DHCP node is this host (its services run in the namespace; their files are local).
+            yaml.safe_dump({"netboot_bmc_username": USERNAME, "netboot_bmc_password": PASSWORD,
+                            "netboot_state_dir": self.path("state"), "bringup_retries": 1}, handle)
+        # The DHCP node is this host (its services run in the namespace; their files are local, the lab's).
         with open(self.path("inventory", "host_vars", "dhcp-t1.yml"), "w", encoding="utf-8") as handle:
-            yaml.safe_dump({"ansible_connection": "local", "ansible_python_interpreter": sys.executable}, handle)
+            yaml.safe_dump({"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                            "pxe_server_http_root": self.path("http"),
+                            "pxe_server_state_file": self.path("pxe-assets.json")}, handle)
 
     def render_assets(self):
-        renderer = pxe.Renderer(self.fleet, pxe.Templates(pxe.read_templates()))
+        # The playbook's key (it finds this one in netboot_state_dir): answer files carry its callbacks.
+        key = callback.load_key(os.path.join(self.path("state"), callback.KEY_FILE))
+        renderer = pxe.Renderer(self.fleet, pxe.Templates(pxe.read_templates()), callback_key=key)
         for (root, relative), content in renderer.render_all().items():
             target = self.path(root, relative)
             os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
@@ -150,8 +158,14 @@ class Lab:
                 handle.write(content)
         for name, source in LOADERS.items():
             shutil.copy(source, self.path("tftp", name))
-        os.unlink(self.path("http", "ipxe", "%s.ipxe" % MACHINES[2][1]))   # m-noscript: the server answers 404
-        for directory, _dirs, files in os.walk(self.work):
+        # What the installers fetch (the lab's machines only check that the node serves them); no "nokernel".
+        for name in ("linux", "initrd.gz"):
+            os.makedirs(self.path("http", "debian12"), exist_ok=True)
+            with open(self.path("http", "debian12", name), "w", encoding="ascii") as handle:
+                handle.write("not a real %s\n" % name)
+        for directory, dirs, files in os.walk(self.work):
+            if directory == self.work:
+                dirs.remove("state")  # the controller's: its callback key stays 0600
             os.chmod(directory, 0o755)
             for name in files:
                 os.chmod(os.path.join(directory, name), 0o644)
@@ -238,9 +252,9 @@ class Lab:
             directory = self.path("bmc", name)
             os.makedirs(os.path.join(directory, "state"), exist_ok=True)
             with open(os.path.join(directory, "boots"), "w", encoding="utf-8") as handle:
-                handle.write("ip netns exec %s %s %s %s %d %s %s %s %s\n" % (
+                handle.write("ip netns exec %s %s %s %s %d %s %s %s %s %s\n" % (
                     self.netns, sys.executable, os.path.join(HERE, "fake_machine.py"), mac, arch, GATEWAY, PXE_IPV4,
-                    self.path("dhcp.lock"), self.path("machines.log")))
+                    self.path("dhcp.lock"), self.path("machines.log"), os.path.join(directory, "disk")))
             with open(os.path.join(directory, "lan.conf"), "w", encoding="utf-8") as handle:
                 handle.write(LAN_CONF % {"port": port, "user": USERNAME, "password": PASSWORD, "control": control, "dir": directory})
             with open(os.path.join(directory, "bmc.emu"), "w", encoding="utf-8") as handle:
@@ -265,6 +279,19 @@ class Lab:
     def power_calls(self, name):
         """chassis_control calls that changed something, in order."""
         return [line for line in self.read("bmc", name, "calls.log").splitlines() if line.startswith("set ")]
+
+    def reinstall_all(self):
+        """Every machine back to new: powered off, a blank disk, no provisioning state, its installer scripts."""
+        self.power_off_all()
+        for directory in self.sims.values():
+            if os.path.exists(os.path.join(directory, "disk")):
+                os.unlink(os.path.join(directory, "disk"))
+        for name in os.listdir(self.path("state")):
+            if name.startswith("machines-"):
+                os.unlink(self.path("state", name))
+        if os.path.exists(self.path("pxe-assets.json")):
+            os.unlink(self.path("pxe-assets.json"))
+        self.render_assets()
 
     def power_off_all(self):
         for directory in self.sims.values():

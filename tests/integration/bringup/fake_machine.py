@@ -1,12 +1,16 @@
 # -*- coding: utf-8 -*-
-"""A PXE client that follows the real servers' answers, run in the lab's namespace when a BMC powers on.
+"""A machine that follows the real servers' answers, run in the lab's namespace when a BMC powers it on.
 
-    python fake_machine.py MAC ARCH GIADDR SERVER LOCKFILE LOG
+    python fake_machine.py MAC ARCH GIADDR SERVER LOCKFILE LOG DISK BOOT_DEVICE
 
-Like a NIC's PXE ROM then iPXE: a relayed DHCP DORA (option 93 = ARCH) to Kea, a TFTP fetch of the
-boot file Kea named, a second DORA as iPXE (option 77) whose boot file is the entry script URL,
-then the entry script and the per-MAC script it chains to. Each step goes to LOG; nothing is assumed:
-when a server does not answer, the machine stops there, as a real one would hang.
+Booting from the network (BOOT_DEVICE pxe), like a NIC's PXE ROM then iPXE: a relayed DHCP DORA
+(option 93 = ARCH) to Kea, a TFTP fetch of the boot file Kea named, a second DORA as iPXE (option 77)
+whose boot file is the entry script URL, the entry script and the per-MAC script it chains to; then
+like an installer: the kernel and initrd that script names, the answer file named on its kernel
+line, the install-done callback the answer file holds, and the first-boot callback written to DISK.
+A script that boots the local disk, or any other boot device, boots DISK: an installed machine
+calls its first-boot callback, a blank one stops. Each step goes to LOG; nothing is assumed: when a
+server does not answer (or answers an error), the machine stops there, as a real one would hang.
 """
 
 import fcntl
@@ -72,12 +76,57 @@ def curl(address, url):
     return (int(code) if code.isdigit() and url.startswith("http") else done.returncode), body
 
 
+CALLBACK = re.compile(r"http://[^\s'\";]+/callback/[^\s'\";]+/(installed|booted)")
+
+
+def boot_disk(disk, say):
+    """The installed system's first boot: its first-boot callback, from the address it was installed with."""
+    try:
+        with open(disk, encoding="ascii") as handle:
+            address, booted = handle.read().split()
+    except OSError:
+        say("no bootable disk")
+        return
+    code, _body = curl(address, booted)
+    say("booted from disk, callback -> %s" % code)
+
+
+def install(address, script, disk, say):
+    """What an installer does with the script's kernel line: kernel, initrd, answer file, callbacks."""
+    kernel = re.search(r"^kernel (\S+)(.*)$", script, re.M)
+    initrd = re.search(r"^initrd (?:--name \S+ )?(\S+)", script, re.M)
+    if not kernel or not initrd:
+        say("no kernel in the script")
+        return
+    for what, url in (("kernel", kernel.group(1)), ("initrd", initrd.group(1))):
+        code, _body = curl(address, url)
+        say("%s -> %s" % (what, code))
+        if code != 200:
+            return
+    answer = re.search(r"(http://\S+/installer/\S+)", kernel.group(2))
+    if not answer:
+        say("no answer file on the kernel line")
+        return
+    code, body = curl(address, answer.group(1))
+    say("answer file -> %s" % code)
+    callbacks = dict((match.group(1), match.group(0)) for match in CALLBACK.finditer(body))
+    if code != 200 or "installed" not in callbacks:
+        return
+    with open(disk, "w", encoding="ascii") as handle:
+        handle.write("%s %s\n" % (address, callbacks.get("booted", "")))
+    code, _body = curl(address, callbacks["installed"])
+    say("installed, callback -> %s" % code)
+
+
 def main():
-    mac, arch, giaddr, server, lock, log_path = sys.argv[1:7]
+    mac, arch, giaddr, server, lock, log_path, disk, device = sys.argv[1:9]
     with open(log_path, "a", buffering=1, encoding="utf-8") as log:
         def say(text):
             log.write("%.3f %s %s\n" % (time.time(), mac, text))
         try:
+            if device != "pxe":
+                boot_disk(disk, say)
+                return
             pxe = [(93, struct.pack("!H", int(arch))), (60, b"PXEClient:Arch:%05d:UNDI:002001" % int(arch))]
             address, boot_file = dora(mac, giaddr, server, pxe, lock)
             say("lease %s boot file %s" % (address, boot_file))
@@ -89,8 +138,14 @@ def main():
             say("entry %s -> %s" % (entry, code))
             match = re.search(r"(http://\S+)/ipxe/\$\{net0/mac\}\.ipxe", body)
             if match:
-                code, _body = curl(address, "%s/ipxe/%s.ipxe" % (match.group(1), mac))
+                code, script = curl(address, "%s/ipxe/%s.ipxe" % (match.group(1), mac))
                 say("script -> %s" % code)
+                if code != 200:
+                    return
+                if "sanboot" in script:  # the script of an installed machine: boot the local disk
+                    boot_disk(disk, say)
+                else:
+                    install(address, script, disk, say)
         except (OSError, RuntimeError) as exc:
             say("stopped: %s" % exc)
 

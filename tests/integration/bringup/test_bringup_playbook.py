@@ -5,6 +5,7 @@ servers logged. The tests run in order on one lab (module fixture)."""
 
 import datetime
 import os
+import re
 import threading
 import time
 
@@ -46,11 +47,12 @@ def test_check_mode_changes_nothing_and_reports_the_plan(lab):
     assert "bring-up (CHECK MODE, nothing changed): 4 machines" in text(done)
 
 
-def test_bringup_observes_each_machine_fetch_its_own_script(lab):
+def test_bringup_takes_each_machine_to_its_own_disk(lab):
     done = lab.playbook("--tags", STAGES)
-    # Two machines fail (a BMC that does not answer, a missing script): the run fails, after the report.
+    # Two machines fail (a BMC that does not answer, a missing kernel): the run fails, after the report.
     assert done.returncode == 2, done.stdout[-4000:] + done.stderr[-2000:]
     assert "2 of 4 machines failed (m-deadbmc, m-noscript)" in text(done)
+    assert "bring-up: 4 machines, 2 installed (2 booted from disk, 0 left alone), 2 failed" in text(done)
     report = lab.report("latest.json")
     assert os.path.islink(lab.path("reports", "latest.html"))
     assert report["run"]["stages"] == ["validate", "boot_device", "power", "wait"]
@@ -59,22 +61,31 @@ def test_bringup_observes_each_machine_fetch_its_own_script(lab):
 
     for name, loader in (("m-bios", "undionly.kpxe"), ("m-uefi", "snponly.efi")):
         row = machines[name]
-        assert row["status"] == "ok", row
+        assert row["status"] == "booted", row
         steps = row["steps"]
         assert steps["power"]["detail"] == "on (was off)"
         assert steps["lease"]["detail"] == "%s (DHCPv4)" % row["ipv4"] and steps["lease"]["node"] == "dhcp-t1"
         assert steps["loader"]["detail"] == loader + " over TFTP"
         assert steps["script"]["detail"] == "ipxe/%s.ipxe" % row["mac"]
+        assert {"kernel", "answer", "installed", "booted"} <= set(steps), sorted(steps)
         # In boot order; the lease file has whole seconds, so the lease may read up to 1 s early.
         assert -1 < steps["lease"]["offset"] <= steps["loader"]["offset"] <= steps["script"]["offset"] < 15
+        assert steps["script"]["offset"] <= steps["installed"]["offset"] <= steps["booted"]["offset"]
         assert row["seconds_to_script"] == steps["script"]["offset"]
-        # The evidence is the server's own log line, from the machine's reserved address.
-        assert '%s "GET /ipxe/%s.ipxe HTTP/1.1" 200' % (row["ipv4"], row["mac"]) in lab.read("nginx", "netboot-pxe.log")
-        assert lab.power_calls(name)[:2] == ["set boot pxe", "set power 1"], lab.power_calls(name)
+        # The evidence is the server's own log lines, from the machine's reserved address: its script, then
+        # its callbacks (the token is its own: a forged one would not have moved it).
+        log = lab.read("nginx", "netboot-pxe.log")
+        assert '%s "GET /ipxe/%s.ipxe HTTP/1.1" 200' % (row["ipv4"], row["mac"]) in log
+        assert re.search(r'%s "GET /callback/%s/\S+/installed HTTP/1.1" 204' % (re.escape(row["ipv4"]), name), log)
+        assert re.search(r'%s "GET /callback/%s/\S+/booted HTTP/1.1" 204' % (re.escape(row["ipv4"]), name), log)
+        # Network for the installer, then its own disk (ipmi_sim keeps "disk" as "default").
+        calls = lab.power_calls(name)
+        assert calls[:2] == ["set boot pxe", "set power 1"] and "set boot default" in calls[2:], calls
 
     noscript = machines["m-noscript"]
-    assert (noscript["status"], noscript["stage"]) == ("failed", "wait")
-    assert "got HTTP 404" in noscript["reason"] and "ipxe/52:54:00:bb:00:03.ipxe" in noscript["reason"]
+    assert (noscript["status"], noscript["stage"]) == ("failed", "kernel"), noscript
+    assert "nokernel/linux" in noscript["reason"] and "404" in noscript["reason"], noscript["reason"]
+    assert noscript["attempts"] == 2  # bringup_retries 1: one power cycle after the first 404
     assert noscript["steps"]["lease"]["detail"] == "198.51.100.12 (DHCPv4)"
 
     dead = machines["m-deadbmc"]
@@ -82,18 +93,28 @@ def test_bringup_observes_each_machine_fetch_its_own_script(lab):
     assert bringup_lab.PASSWORD not in done.stdout + lab.read("reports", "latest.json") + lab.read("reports", "latest.html")
 
     html = lab.read("reports", "latest.html")
-    assert html.index("m-deadbmc") < html.index("m-noscript") < html.index("m-bios")
+    assert html.index(">m-deadbmc<") < html.index(">m-noscript<") < html.index(">m-bios<")
     assert 'class="dot k-script"' in html
 
 
-def test_limit_to_a_rack(lab):
+def test_installed_machines_are_left_alone(lab):
     lab.power_off_all()
+    calls = dict((name, len(lab.power_calls(name))) for name in ("m-bios", "m-uefi"))
+    done = lab.playbook("--tags", STAGES, "--limit", "rack_t1")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert {row["name"]: row["status"] for row in lab.report("latest.json")["machines"]} == \
+        {"m-bios": "left_alone", "m-uefi": "left_alone"}
+    assert all(lab.power_calls(name)[count:] == [] for name, count in calls.items())  # no BMC command at all
+
+
+def test_limit_to_a_rack(lab):
+    lab.reinstall_all()
     done = lab.playbook("--tags", STAGES, "--limit", "rack_t1")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     report = lab.report("latest.json")
     assert sorted(rows(report)) == ["m-bios", "m-uefi"]
-    assert report["summary"]["counts"]["ok"] == 2 and report["run"]["limit"] == "rack_t1"
-    assert "bring-up: 2 machines, 2 fetched their iPXE script, 0 failed" in text(done)
+    assert report["summary"]["counts"]["booted"] == 2 and report["run"]["limit"] == "rack_t1"
+    assert "bring-up: 2 machines, 2 installed (2 booted from disk, 0 left alone), 0 failed" in text(done)
     assert "m-noscript" not in done.stdout.split("PLAY [Report]")[1].split("PLAY RECAP")[0]
 
 
@@ -104,7 +125,7 @@ def report_time(text_time):
 def test_fetches_before_the_power_command_do_not_count(lab):
     """A machine still looping in iPXE from an earlier boot fetches its script while the run starts.
     Those fetches say nothing about this bring-up: the report counts the first one after the power command."""
-    lab.power_off_all()
+    lab.reinstall_all()
     name, mac, address = bringup_lab.MACHINES[0][:3]
     bmc_calls_before = len(lab.read("bmc", name, "calls.log").splitlines())
     looping = threading.Event()
@@ -127,7 +148,7 @@ def test_fetches_before_the_power_command_do_not_count(lab):
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     report = lab.report("latest.json")
     row = rows(report)[name]
-    assert row["status"] == "ok", row
+    assert row["status"] == "booted", row
     started, powered = report_time(report["run"]["started"]), report_time(row["steps"]["power"]["time"])
     fetches = [float(line.split()[0]) for line in lab.read("nginx", "netboot-pxe.log").splitlines()
                if '%s "GET /ipxe/%s.ipxe HTTP/1.1" 200' % (address, mac) in line]
@@ -140,6 +161,7 @@ def test_fetches_before_the_power_command_do_not_count(lab):
 
 @pytest.mark.parametrize("tags", ["report"])
 def test_report_alone_lists_the_scope_as_not_started(lab, tags):
+    lab.reinstall_all()  # installed machines would be listed as left alone
     done = lab.playbook("--tags", tags)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     report = lab.report("latest.json")
@@ -149,7 +171,7 @@ def test_report_alone_lists_the_scope_as_not_started(lab, tags):
 
 def test_a_failed_dhcp_node_is_reported_and_the_machines_go_on(lab):
     """The deploy stage fails on the node (a role argument the role refuses: nothing is changed on this host)."""
-    lab.power_off_all()
+    lab.reinstall_all()
     done = lab.playbook("--tags", "deploy,power,wait", "--limit", "rack_t1:dhcp_nodes",
                         extra={"bringup_anycast_bgp": False, "kea_dhcp_families": ["dhcp5"]})
     assert done.returncode == 2, done.stdout[-4000:] + done.stderr[-2000:]
@@ -158,5 +180,5 @@ def test_a_failed_dhcp_node_is_reported_and_the_machines_go_on(lab):
     assert (node["name"], node["ok"], node["stage"]) == ("dhcp-t1", False, "deploy")
     assert "dhcp5" in node["reason"] or "kea_dhcp_families" in node["reason"], node["reason"]
     assert report["run"]["stages"] == ["deploy", "boot_device", "power", "wait"]
-    assert {row["name"]: row["status"] for row in report["machines"]} == {"m-bios": "ok", "m-uefi": "ok"}
+    assert {row["name"]: row["status"] for row in report["machines"]} == {"m-bios": "booted", "m-uefi": "booted"}
     assert "DHCP nodes failed: dhcp-t1" in text(done)

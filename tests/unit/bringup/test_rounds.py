@@ -20,7 +20,7 @@ def line(offset, client, path, status=200, complete=True):
 
 
 def observation(node, lines):
-    return {"item": node, "events": events.first_events(events.http_events(lines, T0 - 1))}
+    return {"item": node, "events": events.first_and_last_events(events.http_events(lines, T0 - 1))}
 
 
 def install_lines(token, answer_status=200, image_complete=True):
@@ -50,7 +50,7 @@ def test_a_whole_install_across_two_nodes_then_booted():
     assert [entry["state"] for entry in records["m1"]["history"]] == [
         "power", "script", "kernel", "answer", "installing", "installed"]
     assert records["m2"]["state"] == "failed" and records["m2"]["stage"] == "power"
-    assert actions["failed"] == ["m2"] and actions["pending"] == ["m1"]
+    assert actions["failed_machines"] == ["m2"] and actions["pending"] == ["m1"]
     lines.append(line(80, "198.51.100.20", "callback/m1/%s/booted" % token, 204))
     actions = one_round(records, [observation("dhcp-a1", lines)], T0 + 81)
     assert records["m1"]["state"] == "booted" and actions["pending"] == []
@@ -70,7 +70,7 @@ def test_an_answer_file_404_is_retried_then_failed_with_the_url():
     token = callback.token(KEY, "m1", MACHINE["mac"])
     records = {}
     actions = one_round(records, [observation("dhcp-a1", install_lines(token, answer_status=404)[:4])], T0 + 31, retries=0)
-    assert actions["failed"] == ["m1", "m2"]
+    assert actions["failed_machines"] == ["m1", "m2"]
     assert records["m1"]["stage"] == "answer"
     assert records["m1"]["reason"] == "GET /installer/m1/install.conf answered HTTP 404 by dhcp-a1"
 
