@@ -14,7 +14,10 @@ from __future__ import annotations
 import os
 import tempfile
 
-import yaml
+try:
+    import yaml
+except ImportError:  # reported by export() with an install hint
+    yaml = None
 
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox import mapping
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapper import map_netbox
@@ -36,6 +39,8 @@ def export(client, selection: mapping.Selection, sot_dir: str, dest: str) -> tup
 
     Raises client.NetBoxError when NetBox cannot be read, sot.SotError listing every problem (each with its
     NetBox URL) when what it holds does not map or does not validate together with the other files of sot_dir."""
+    if not (sot.HAS_YAML and sot.HAS_NETADDR):
+        raise ImportError("netboot.fleet needs the Python libraries netaddr and PyYAML (pip install netaddr pyyaml)")
     mapped = map_netbox(read_netbox(client), selection, client.object_url)
     return document(mapped, client.base_url), validated(mapped, sot_dir, dest)
 
