@@ -20,7 +20,7 @@ except ImportError:  # reported by export() with an install hint
     yaml = None
 
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox import mapping
-from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapper import map_netbox
+from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapper import map_netbox, nest
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
 # The order of a machine's fields in the written file: the order of the hand-written SoT.
@@ -30,8 +30,9 @@ HEADER = "# Written by netboot.fleet from NetBox (%s): change the data there, no
 
 
 def read_netbox(client) -> dict:
-    """{"devices": [...], "prefixes": [...], "ip_ranges": [...]}: each GraphQL list read whole, in pages."""
-    return {key: client.pages(list_name, fields) for key, list_name, fields in mapping.QUERIES}
+    """{"devices": [...], "prefixes": [...], "ip_ranges": [...]}: each GraphQL list read whole, in pages, and
+    the devices' interfaces and addresses nested in them."""
+    return nest({key: client.pages(list_name, fields) for key, list_name, fields in mapping.QUERIES})
 
 
 def export(client, selection: mapping.Selection, sot_dir: str, dest: str) -> tuple:
