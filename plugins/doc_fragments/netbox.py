@@ -61,6 +61,6 @@ options:
     default: netboot-provisioning
 notes:
   - The mapping from NetBox objects and custom fields to the SoT is the table of the collection's C(docs/netbox.md).
-  - Devices, interfaces, IP addresses, prefixes and IP ranges are each read with GraphQL in pages ordered by id:
+  - Devices, interfaces, IP addresses, prefixes and IP ranges are each read with GraphQL in pages ordered by id,
     (objects / page size) + 1 requests per object type.
 """
