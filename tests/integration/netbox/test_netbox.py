@@ -80,7 +80,8 @@ def playbook(tmp_path, netbox, task_args, token=None, check=False):
     book = tmp_path / "export.yml"
     book.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [
         {"name": "export", "netboot.fleet.netbox_export": task_args, "register": "exported", "ignore_errors": True},
-        {"ansible.builtin.copy": {"content": "{{ exported | to_json }}", "dest": str(tmp_path / "result.json")}}]}]))
+        {"ansible.builtin.copy": {"content": "{{ exported | to_json }}", "dest": str(tmp_path / "result.json")},
+         "check_mode": False}]}]))
     command = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(book),
                "-e", "ansible_python_interpreter=%s" % sys.executable]
     if check:
