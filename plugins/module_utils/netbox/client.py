@@ -13,6 +13,7 @@ import json
 import socket
 import time
 from dataclasses import dataclass
+from http.client import HTTPException
 
 from ansible.module_utils.urls import Request
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
@@ -138,7 +139,7 @@ class NetBoxClient:
 def _read_error(exc) -> str:
     try:
         return exc.read().decode("utf-8", "replace")
-    except Exception:  # pylint: disable=broad-except - the status alone is still worth reporting
+    except (OSError, HTTPException):  # the status alone is still worth reporting
         return ""
 
 

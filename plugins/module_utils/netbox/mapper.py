@@ -51,7 +51,7 @@ def map_netbox(data: dict, selection: mapping.Selection, object_url) -> Mapped:
     object_url(path, id) -> the NetBox URL of an object."""
     mapped = Mapped()
     networks, prefixes = _networks(data["prefixes"], data["ip_ranges"], selection, object_url, mapped.problems)
-    mapped.networks = [(url, raw) for url, raw in networks.values()]
+    mapped.networks = list(networks.values())
     for device in data["devices"]:
         if _selected(device, selection):
             machine = _machine(device, prefixes, selection, object_url, mapped.problems)
@@ -100,7 +100,7 @@ def _networks(prefixes, ip_ranges, selection, object_url, problems):
             continue
         if pools:
             subnet["pool"] = pools[0]
-        dns = [server for server in str(custom.get("netboot_dns_servers") or "").replace(",", " ").split()]
+        dns = str(custom.get("netboot_dns_servers") or "").replace(",", " ").split()
         domain = custom.get("netboot_domain") or None
         if name not in networks:
             raw = {"name": name}

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entry point of the NetBox test container (tests/netbox_container.py runs it; the image is build.sh's).
 # Mounts: this directory at /nbx (read only), a host state directory at /run/nbx (token, logs).
 # Env: NBX_HTTP_PORT, NBX_REDIS_PORT (loopback; the container shares the host's network or a

@@ -21,7 +21,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
 from netbox_container import NetBoxContainer, build_image
-from netbox_seed import Seeder, prefix_lengths
+from netbox_seed import Seeder
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 EMBEDDED = os.path.join(REPO, "inventory", "sot")
