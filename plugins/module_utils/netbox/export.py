@@ -30,9 +30,9 @@ HEADER = "# Written by netboot.fleet from NetBox (%s): change the data there, no
 
 
 def read_netbox(client) -> dict:
-    """{"devices": [...], "prefixes": [...], "ip_ranges": [...]}: each GraphQL list read whole, in pages, and
-    the devices' interfaces and addresses nested in them."""
-    return nest({key: client.pages(list_name, fields) for key, list_name, fields in mapping.QUERIES})
+    """{"devices": [...], "prefixes": [...], "ip_ranges": [...]}: every GraphQL list read whole, and the devices'
+    interfaces and addresses nested in them."""
+    return nest(client.lists(mapping.QUERIES))
 
 
 def export(client, selection: mapping.Selection, sot_dir: str, dest: str) -> tuple:
