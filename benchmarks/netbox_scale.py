@@ -21,6 +21,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+INVENTORY = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
 REPO = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(REPO, "tests"), HERE, os.path.join(REPO, "collections")]
 
@@ -111,8 +112,8 @@ def measure_all(args, fleet, figures):
             handle.write(NB_INVENTORY % netbox.url)
         runs = {
             "export": [sys.executable, "-c", EXPORT_SCRIPT, os.path.join(work, "export-sot")],
-            "inventory": ["ansible-inventory", "-i", ours, "--list", "--output", os.path.join(work, "ours.json")],
-            "nb_inventory": ["ansible-inventory", "-i", theirs, "--list", "--output", os.path.join(work, "theirs.json")],
+            "inventory": [INVENTORY, "-i", ours, "--list", "--output", os.path.join(work, "ours.json")],
+            "nb_inventory": [INVENTORY, "-i", theirs, "--list", "--output", os.path.join(work, "theirs.json")],
         }
         for name, command in runs.items():
             result = measure(netbox, command, env)

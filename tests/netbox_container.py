@@ -41,7 +41,7 @@ def build_image() -> None:
 
 
 class NetBoxContainer:
-    def __init__(self, name: str, http_port: int, redis_port: int, start_timeout: float = 300, dump: str = None):
+    def __init__(self, name: str, http_port: int, redis_port: int, start_timeout: float = 600, dump: str = None):
         self.name = name
         self.dump = dump  # a database dump to restore instead of the empty pre-migrated one
         self.http_port = http_port

@@ -95,10 +95,11 @@ class Seeder:
 
     def machines(self, machines: list, lengths: dict) -> list:
         """lengths: {network name: {"ipv4": prefix length, "ipv6": prefix length}}. Returns the device ids."""
-        racks = {}
-        for name in sorted({machine["rack"] for machine in machines if machine.get("rack")}):
-            racks[name] = self.one("dcim/racks/", {"name": name, "site_id": self.ids["site"]},
-                                   {"name": name, "site": self.ids["site"], "status": "active"})
+        racks = {rack["name"]: rack["id"] for rack in self.api(
+            "GET", "dcim/racks/", params={"site_id": self.ids["site"], "limit": 0})["results"]}
+        missing = sorted({machine["rack"] for machine in machines if machine.get("rack")} - set(racks))
+        racks.update((rack["name"], rack["id"]) for rack in self.bulk("POST", "dcim/racks/", [
+            {"name": name, "site": self.ids["site"], "status": "active"} for name in missing]))
         devices = self.bulk("POST", "dcim/devices/", [{
             "name": machine["name"], "device_type": self.ids["device_type"], "role": self.ids["device_role"],
             "site": self.ids["site"], "rack": racks.get(machine.get("rack")), "status": "active",

@@ -30,8 +30,8 @@ options:
     default: 3
   page_size:
     description:
-      - Objects asked for per GraphQL request. NetBox cuts it to its C(MAX_PAGE_SIZE) (1000 unless configured);
-        each object type takes (objects / page size) + 1 requests.
+      - Objects asked for per page. NetBox cuts it to its C(MAX_PAGE_SIZE) (1000 unless configured);
+        one request carries up to 10 pages.
     type: int
     default: 1000
   device_statuses:
@@ -61,6 +61,6 @@ options:
     default: netboot-provisioning
 notes:
   - The mapping from NetBox objects and custom fields to the SoT is the table of the collection's C(docs/netbox.md).
-  - Each object type is read with GraphQL in pages ordered by id; the number of requests does not grow with the
-    number of interfaces or addresses per device.
+  - Devices, interfaces, IP addresses, prefixes and IP ranges are read with GraphQL in pages, up to 10 pages
+    (NetBox's default C(GRAPHQL_MAX_ALIASES)) in one request.
 """

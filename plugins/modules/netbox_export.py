@@ -10,7 +10,8 @@ DOCUMENTATION = r"""
 module: netbox_export
 short_description: Write the networks and machines of the source of truth from NetBox
 description:
-  - Reads devices, prefixes and IP ranges from NetBox in bulk (GraphQL), maps them to SoT networks and machines
+  - Reads devices, interfaces, IP addresses, prefixes and IP ranges from NetBox in bulk (GraphQL), maps them to SoT
+    networks and machines
     (the table of C(docs/netbox.md)) and writes them as one SoT file, O(dest), to review and commit like any
     other SoT file. The fabric, the DHCP nodes and the profiles stay in the other files of the SoT directory.
   - The result is validated together with the other files of the SoT directory, exactly as the SoT loader

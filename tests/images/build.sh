@@ -63,10 +63,7 @@ build_rootfs() {
   # that a role with network access needs before installing anything new.
   touch -d 2000-01-01 "$rootfs/var/lib/apt/lists"
 
-  mkdir -p "$(dirname "$tarball")"
-  tar -C "$rootfs" --numeric-owner -c . | zstd -q -T0 -o "$tarball.tmp"
-  mv -f "$tarball.tmp" "$tarball"
-  rm -rf "$rootfs"
+  pack_rootfs "$rootfs" "$tarball"
   trap - EXIT
 }
 
@@ -82,11 +79,4 @@ if [ ! -s "$tarball" ]; then
   build_rootfs
   echo "rootfs built and cached in $SECONDS s: $tarball"
 fi
-echo "importing $tarball as $NBF_IMAGE"
-zstd -dc "$tarball" | podman import \
-  --change 'CMD ["/sbin/init"]' \
-  --change "LABEL netboot-fleet.key=$key" \
-  - "$NBF_IMAGE" >/dev/null
-# The previous import under this tag, if any, is left untagged: drop it unless a container uses it.
-podman image prune -f >/dev/null
-echo "image $NBF_IMAGE imported (key $key), $SECONDS s in all"
+import_rootfs "$tarball" "$NBF_IMAGE" "$key" '["/sbin/init"]'

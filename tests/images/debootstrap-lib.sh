@@ -35,3 +35,20 @@ unmount_under() {
     umount -l "$mnt"
   done
 }
+
+# pack_rootfs ROOTFS TARBALL: the rootfs as a zstd tarball (written atomically), then the rootfs removed.
+pack_rootfs() {
+  mkdir -p "$(dirname "$2")"
+  tar -C "$1" --numeric-owner -c . | zstd -q -T0 -o "$2.tmp"
+  mv -f "$2.tmp" "$2"
+  rm -rf "$1"
+}
+
+# import_rootfs TARBALL IMAGE KEY CMD: the tarball imported as IMAGE, labelled with its cache KEY.
+import_rootfs() {
+  echo "importing $1 as $2"
+  zstd -dc "$1" | podman import --change "CMD $4" --change "LABEL netboot-fleet.key=$3" - "$2" >/dev/null
+  # The previous import under this tag, if any, is left untagged: drop it unless a container uses it.
+  podman image prune -f >/dev/null
+  echo "image $2 imported (key $3), $SECONDS s in all"
+}

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: netboot.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small NetBox GraphQL client: bulk reads in pages as large as NetBox allows, retries with backoff.
+"""A small NetBox GraphQL client: bulk reads in pages as large as NetBox allows, several pages a request, retries
+with backoff.
 
 The token is sent in the Authorization header only; no message, exception or log line carries it. TLS
 certificates are verified unless validate_certs is False.
@@ -13,12 +14,15 @@ import json
 import socket
 import time
 from dataclasses import dataclass
+from http.client import HTTPException
 
 from ansible.module_utils.urls import Request
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
 # NetBox's own default ceiling on a page (its MAX_PAGE_SIZE); a larger limit is cut down to it.
 DEFAULT_PAGE_SIZE = 1000
+# Pages asked for in one request: NetBox's default GRAPHQL_MAX_ALIASES.
+ALIASES = 10
 # Answers worth asking again: NetBox or its proxy overloaded or restarting.
 RETRIED_STATUSES = frozenset((429, 502, 503, 504))
 # Where the token comes from when no option gives it (the name netbox.netbox uses too).
@@ -60,7 +64,7 @@ class Connection:
 
 
 class NetBoxClient:
-    """client.pages(query_name, fields) -> every object of one GraphQL list, read page by page."""
+    """client.lists(queries) -> every object of several GraphQL lists, read in pages, several pages a request."""
 
     def __init__(self, connection: Connection):
         self.connection = connection
@@ -92,19 +96,35 @@ class NetBoxClient:
             raise NetBoxError("NetBox at %s refused the GraphQL query: %s" % (self.base_url, _quote(messages)))
         return document["data"]
 
-    def pages(self, list_name: str, fields: str) -> list:
-        """Every object of the GraphQL list list_name (e.g. "device_list"), in pages of page_size ordered by id.
-        Requests made: objects / page_size + 1, whatever else the fleet holds."""
+    def lists(self, queries) -> dict:
+        """{key: every object of its GraphQL list} for queries ((key, list name, fields), ...).
+
+        Pages of page_size objects in NetBox's order; one request asks for up to ALIASES pages (GraphQL aliases), the
+        first one a first page of every list, the next ones the following pages of the lists not yet read to the
+        end. Requests made: about (all pages / ALIASES) + 1, whatever the lists hold."""
         limit = self.connection.page_size
-        query = "query ($start: Int!, $limit: Int!) { items: %s(pagination: {start: $start, limit: $limit}) { id %s } }" % (
-            list_name, fields)
-        objects, start = [], 0
-        while True:
-            page = self.graphql(query, {"start": start, "limit": limit})["items"]
-            objects.extend(page)
-            if len(page) < limit or not page:
-                return objects
-            start = int(page[-1]["id"]) + 1
+        spec = {key: (list_name, fields) for key, list_name, fields in queries}
+        objects = {key: [] for key in spec}
+        next_offset = {key: 0 for key in spec}  # a key is removed once its list was read to the end
+        while next_offset:
+            batch = []  # (alias, key, offset)
+            while len(batch) < ALIASES:
+                for key in list(next_offset):
+                    if len(batch) < ALIASES:
+                        batch.append(("p%d" % len(batch), key, next_offset[key]))
+                        next_offset[key] += limit
+            query = "query { %s }" % " ".join(
+                "%s: %s(pagination: {offset: %d, limit: %d}) { id %s }" % (alias, spec[key][0], offset, limit, spec[key][1])
+                for alias, key, offset in batch)
+            data = self.graphql(query)
+            for alias, key, offset in batch:
+                if key not in next_offset:
+                    continue  # an earlier page of this list in this batch was its last one
+                page = data[alias]
+                objects[key].extend(page)
+                if len(page) < limit:
+                    del next_offset[key]
+        return objects
 
     def _post(self, url: str, body: str) -> str:
         attempts = self.connection.retries + 1
@@ -138,7 +158,7 @@ class NetBoxClient:
 def _read_error(exc) -> str:
     try:
         return exc.read().decode("utf-8", "replace")
-    except Exception:  # pylint: disable=broad-except - the status alone is still worth reporting
+    except (OSError, HTTPException):  # the status alone is still worth reporting
         return ""
 
 

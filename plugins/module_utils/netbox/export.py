@@ -14,10 +14,13 @@ from __future__ import annotations
 import os
 import tempfile
 
-import yaml
+try:
+    import yaml
+except ImportError:  # reported by export() with an install hint
+    yaml = None
 
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox import mapping
-from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapper import map_netbox
+from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapper import map_netbox, nest
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
 # The order of a machine's fields in the written file: the order of the hand-written SoT.
@@ -27,8 +30,9 @@ HEADER = "# Written by netboot.fleet from NetBox (%s): change the data there, no
 
 
 def read_netbox(client) -> dict:
-    """{"devices": [...], "prefixes": [...], "ip_ranges": [...]}: each GraphQL list read whole, in pages."""
-    return {key: client.pages(list_name, fields) for key, list_name, fields in mapping.QUERIES}
+    """{"devices": [...], "prefixes": [...], "ip_ranges": [...]}: every GraphQL list read whole, and the devices'
+    interfaces and addresses nested in them."""
+    return nest(client.lists(mapping.QUERIES))
 
 
 def export(client, selection: mapping.Selection, sot_dir: str, dest: str) -> tuple:
@@ -36,6 +40,8 @@ def export(client, selection: mapping.Selection, sot_dir: str, dest: str) -> tup
 
     Raises client.NetBoxError when NetBox cannot be read, sot.SotError listing every problem (each with its
     NetBox URL) when what it holds does not map or does not validate together with the other files of sot_dir."""
+    if not (sot.HAS_YAML and sot.HAS_NETADDR):
+        raise ImportError("netboot.fleet needs the Python libraries netaddr and PyYAML (pip install netaddr pyyaml)")
     mapped = map_netbox(read_netbox(client), selection, client.object_url)
     return document(mapped, client.base_url), validated(mapped, sot_dir, dest)
 

@@ -29,12 +29,29 @@ class Mapped:
     problems: list = field(default_factory=list)
 
 
+def nest(lists: dict) -> dict:
+    """The flat lists read (mapping.QUERIES) as map_netbox takes them: each device with its "interfaces", each
+    interface with its "ip_addresses"."""
+    addresses = {}
+    for address in lists["ip_addresses"]:
+        owner = (address.get("assigned_object") or {}).get("id")
+        if owner is not None:
+            addresses.setdefault(owner, []).append(address)
+    interfaces = {}
+    for interface in lists["interfaces"]:
+        interface["ip_addresses"] = addresses.get(interface["id"], [])
+        interfaces.setdefault((interface.get("device") or {}).get("id"), []).append(interface)
+    for device in lists["devices"]:
+        device["interfaces"] = interfaces.get(device["id"], [])
+    return {"devices": lists["devices"], "prefixes": lists["prefixes"], "ip_ranges": lists["ip_ranges"]}
+
+
 def map_netbox(data: dict, selection: mapping.Selection, object_url) -> Mapped:
-    """data: {"devices": [...], "prefixes": [...], "ip_ranges": [...]} as read (export.read_netbox);
+    """data: {"devices": [...], "prefixes": [...], "ip_ranges": [...]}, devices nested (nest());
     object_url(path, id) -> the NetBox URL of an object."""
     mapped = Mapped()
     networks, prefixes = _networks(data["prefixes"], data["ip_ranges"], selection, object_url, mapped.problems)
-    mapped.networks = [(url, raw) for url, raw in networks.values()]
+    mapped.networks = list(networks.values())
     for device in data["devices"]:
         if _selected(device, selection):
             machine = _machine(device, prefixes, selection, object_url, mapped.problems)
@@ -83,7 +100,7 @@ def _networks(prefixes, ip_ranges, selection, object_url, problems):
             continue
         if pools:
             subnet["pool"] = pools[0]
-        dns = [server for server in str(custom.get("netboot_dns_servers") or "").replace(",", " ").split()]
+        dns = str(custom.get("netboot_dns_servers") or "").replace(",", " ").split()
         domain = custom.get("netboot_domain") or None
         if name not in networks:
             raw = {"name": name}

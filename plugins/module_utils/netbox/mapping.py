@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# GraphQL list -> the fields read of each object. Three lists, each read in pages (client.pages).
-DEVICE_FIELDS = (
-    "name status role { slug } tags { slug } rack { name } custom_fields "
-    "oob_ip { id address } primary_ip4 { id } primary_ip6 { id } "
-    "interfaces { id name tags { slug } primary_mac_address { mac_address } ip_addresses { id address } }")
+# The GraphQL lists read, each whole, in pages (client.pages), and the fields read of each object. Flat lists
+# joined here (mapper.nest) rather than nested ones: NetBox answers a device's nested interfaces, their tags and
+# addresses with queries per device, several times slower than the flat lists.
+DEVICE_FIELDS = ("name status role { slug } tags { slug } rack { name } custom_fields "
+                 "oob_ip { id address } primary_ip4 { id } primary_ip6 { id }")
+INTERFACE_FIELDS = "name device { id } tags { slug } primary_mac_address { mac_address }"
+IP_ADDRESS_FIELDS = "address assigned_object { ... on InterfaceType { id } }"
 PREFIX_FIELDS = "prefix role { slug } custom_fields"
 IP_RANGE_FIELDS = "start_address end_address role { slug }"
-QUERIES = (("devices", "device_list", DEVICE_FIELDS), ("prefixes", "prefix_list", PREFIX_FIELDS),
+QUERIES = (("devices", "device_list", DEVICE_FIELDS), ("interfaces", "interface_list", INTERFACE_FIELDS),
+           ("ip_addresses", "ip_address_list", IP_ADDRESS_FIELDS), ("prefixes", "prefix_list", PREFIX_FIELDS),
            ("ip_ranges", "ip_range_list", IP_RANGE_FIELDS))
 
 # The NetBox page of each kind of object (client.object_url).

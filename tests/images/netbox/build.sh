@@ -66,10 +66,7 @@ build_rootfs() {
   rm -f "$rootfs/usr/sbin/policy-rc.d"
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
 
-  mkdir -p "$(dirname "$tarball")"
-  tar -C "$rootfs" --numeric-owner -c . | zstd -q -T0 -o "$tarball.tmp"
-  mv -f "$tarball.tmp" "$tarball"
-  rm -rf "$rootfs"
+  pack_rootfs "$rootfs" "$tarball"
   trap - EXIT
 }
 
@@ -84,10 +81,4 @@ if [ ! -s "$tarball" ]; then
   build_rootfs
   echo "rootfs built and cached in $SECONDS s: $tarball"
 fi
-echo "importing $tarball as $IMAGE"
-zstd -dc "$tarball" | podman import \
-  --change 'CMD ["/bin/bash", "/nbx/start.sh"]' \
-  --change "LABEL netboot-fleet.key=$key" \
-  - "$IMAGE" >/dev/null
-podman image prune -f >/dev/null
-echo "image $IMAGE imported (key $key), $SECONDS s in all"
+import_rootfs "$tarball" "$IMAGE" "$key" '["/bin/bash", "/nbx/start.sh"]'

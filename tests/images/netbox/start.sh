@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entry point of the NetBox test container (tests/netbox_container.py runs it; the image is build.sh's).
 # Mounts: this directory at /nbx (read only), a host state directory at /run/nbx (token, logs).
 # Env: NBX_HTTP_PORT, NBX_REDIS_PORT (loopback; the container shares the host's network or a
@@ -7,7 +7,6 @@
 # PostgreSQL listens on a socket inside the container only.
 set -euo pipefail
 : "${NBX_HTTP_PORT:?}" "${NBX_REDIS_PORT:?}"
-state=/run/nbx
 venv=/opt/netbox/venv/bin
 pgbin=$(echo /usr/lib/postgresql/*/bin)
 export NETBOX_ROOT=/opt/netbox
@@ -39,7 +38,5 @@ psql -q -h /run/nbx-pg -U postgres -c "CREATE USER netbox" -c "CREATE DATABASE n
 pg_restore -h /run/nbx-pg -U netbox -d netbox --no-owner "${NBX_DUMP:-/nbx/netbox-$(cat /nbx/VERSION)-migrated.dump}"
 echo "database restored"
 
-"$venv/netbox" shell --no-imports --command "exec(open('/nbx/make_token.py').read())"
-echo "token written"
-exec "$venv/gunicorn" --bind "127.0.0.1:$NBX_HTTP_PORT" --workers 3 --timeout 600 \
-  --access-logfile "$state/access.log" --error-logfile "$state/gunicorn.log" netbox.wsgi
+export DJANGO_SETTINGS_MODULE=netbox.settings
+exec "$venv/gunicorn" -c /nbx/gunicorn.py
