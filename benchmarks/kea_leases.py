@@ -96,7 +96,7 @@ def failover(args):
                 raise RuntimeError("run %d: no lease within 60 s of the crash" % run)
             outages.append(min(after) - crashed)
             promotions.append(promoted - crashed)
-            print("run %d: outage %.2f s, promotion (role, via ansible-playbook) %.2f s, Kea's own share %.2f s"
+            print("run %d: outage %.2f s, promotion run (role via ansible-playbook, to its exit) %.2f s, difference %.2f s"
                   % (run, outages[-1], promotions[-1], outages[-1] - promotions[-1]), flush=True)
         finally:
             lab.destroy()

@@ -471,6 +471,8 @@ def ansible_inventory(fabric, sot_dir):
             "kea_dhcp_lease_file4": kea["lease_file4"], "kea_dhcp_lease_file6": kea["lease_file6"],
             "kea_dhcp_data_directory": kea["data_directory"], "kea_dhcp_lfc_interval": 0,
             "kea_dhcp_multi_threading": False,
+            # No systemd in the namespaces: the drained node gets config-set (the restart path needs a service).
+            "sync_restart_drained": False,
             "kea_dhcp_config_file4": node.config_path("dhcp4"), "kea_dhcp_config_file6": node.config_path("dhcp6"),
             "anycast_bgp_drain_file": node.settings.drain_file, "anycast_bgp_status_file": node.settings.status_file,
             "anycast_bgp_announce_file": node.settings.announce_file,

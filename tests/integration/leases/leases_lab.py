@@ -142,6 +142,7 @@ CONFIG_TASK = """\
         hosts_db_password: "{{ reader_password }}"
         config_path: "{{ item.0.dir }}/kea-{{ item.1 }}.conf"
         persist: file
+        set: "{{ not restart }}"
       loop: "{{ nodes | product(['dhcp4', 'dhcp6']) | list }}"
       loop_control:
         label: "{{ item.0.dir }} {{ item.1 }}"
@@ -237,18 +238,27 @@ class LeasesLab:
         proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
         return proc.returncode, proc.stdout + proc.stderr
 
-    def use(self, lease_backend):
-        """Apply the SoT to both nodes with kea_config (config-set, no restart), leases in lease_backend."""
+    def use(self, lease_backend, restart=False):
+        """Apply the SoT to both nodes with kea_config, leases in lease_backend: config-set (no restart), or
+        with restart, as sync.yml does on a drained node: config-test, the file written, Kea restarted on it.
+        Returns the running configurations just before the restart (None without one)."""
         if lease_backend == self.lease_backend:
-            return
+            return None
         for node in self.nodes:
             node.settings["lease_backend"] = lease_backend
         extra = {"sot_path": self.sot_path, "lease_password": self.passwords["leases"],
-                 "reader_password": self.passwords["reader"],
+                 "reader_password": self.passwords["reader"], "restart": restart,
                  "nodes": [{"settings": node.settings, "dir": node.dir} for node in self.nodes]}
         returncode, output, _seconds = hostsdb_lab.ansible_playbook(self.dir, CONFIG_TASK, extra)
         assert returncode == 0, output[-6000:]
+        before = None
+        if restart:
+            before = [kea_lab.control(node.socket("dhcp4"), "config-get")["arguments"] for node in self.nodes]
+            for node in self.nodes:
+                node.stop()
+                node.start(bootstrap=False)
         self.lease_backend = lease_backend
+        return before
 
     def promote_standby(self):
         """The documented failover: the kea_db_replication role's promote tasks on the standby."""

@@ -10,7 +10,6 @@ primary failover. Keep the failover test last: it uses up the standby.
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 
 import psycopg
@@ -18,9 +17,8 @@ import pytest
 import yaml
 
 import lease_clients as clients
-from ansible_collections.netboot.fleet.plugins.module_utils.anycast import bird as bgp
-from ansible_collections.netboot.fleet.plugins.module_utils.anycast import dhcp_probe
 import kea_lab
+from test_hostsdb import health_check  # one round of the node's anycast health check, as the hostsdb suite runs it
 
 GIADDR = "198.51.100.1"      # rack12: IPv4 pool 198.51.100.50-60
 LINK6 = "2001:db8:13::1"     # rack13: IPv6 pool 2001:db8:13::1000-1fff
@@ -138,16 +136,6 @@ def test_reservations_come_from_the_database_and_a_sync_is_served_without_a_drai
     assert [node.daemons["dhcp4"].pid for node in lab.nodes] == configs
 
 
-def health(lab, node):
-    """One round of the node's anycast health check: what decides announce or withdraw."""
-    settings = bgp.Settings(control_socket4=node.socket("dhcp4"), control_socket6=node.socket("dhcp6"),
-                            check_timeout=1.0)
-    config = bgp.render_healthcheck(lab.sot, lab.sot.dhcp_nodes[0].name, settings)
-    with kea_lab.in_netns(node.topology.srv):
-        results = dhcp_probe.run_checks(config)
-    return all(result.ok for result in results) and len(results) == len(config["checks"]), results
-
-
 def wait(predicate, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -160,11 +148,11 @@ def wait(predicate, timeout):
 def test_database_gone_withdraws_both_nodes_and_back_announces_them(lab):
     lab.use("postgresql")
     for node in lab.nodes:
-        assert health(lab, node)[0]
+        assert health_check(lab, node)[0]
     lab.primary.ctl("stop", "-m", "fast")
     try:
         for node in lab.nodes:
-            healthy, results = health(lab, node)
+            healthy, results = health_check(lab, node)
             # The probe's DISCOVER needs a lease lookup: no database, no OFFER, the route is withdrawn.
             assert not healthy and results[-1].check == "dhcp4", results
             assert clients.lease4(node.topology.cli, GIADDR, mac(5, 0), timeout=1.0) is None
@@ -172,9 +160,21 @@ def test_database_gone_withdraws_both_nodes_and_back_announces_them(lab):
         lab.primary.start()
     for node in lab.nodes:
         # Kea reconnects by itself (max-reconnect-tries x reconnect-wait-time): announced again.
-        assert wait(lambda: health(lab, node)[0], 40), health(lab, node)[1]
+        assert wait(lambda: health_check(lab, node)[0], 40), health_check(lab, node)[1]
         assert all(process.alive() for process in node.daemons.values())
     assert clients.lease4(lab.nodes[0].topology.cli, GIADDR, mac(5, 1))
+
+
+def test_a_drained_node_restarted_on_the_tested_file_serves_the_new_configuration(lab):
+    """sync.yml's apply on a drained node: kea_config set=false tests and writes, the running Kea is left
+    alone until the restart, which starts it on the new file."""
+    lab.use("postgresql")
+    before = lab.use("memfile", restart=True)
+    assert [config["Dhcp4"]["lease-database"]["type"] for config in before] == ["postgresql", "postgresql"]
+    for index, node in enumerate(lab.nodes):
+        running = kea_lab.control(node.socket("dhcp4"), "config-get")["arguments"]["Dhcp4"]
+        assert running["lease-database"]["type"] == "memfile"
+        assert clients.lease4(node.topology.cli, GIADDR, mac(6, index))
 
 
 def test_primary_crash_then_promotion_kea_follows_and_no_acknowledged_lease_is_lost(lab):

@@ -131,6 +131,16 @@ def test_change_is_tested_set_and_persisted(setup, capsys, tmp_path):
     assert fake.running == desired
 
 
+def test_without_set_the_file_is_written_and_the_running_kea_left_for_a_restart(setup, capsys, tmp_path):
+    running = _without_one_reservation(_golden("running-dhcp4.json"))
+    fake, desired, args = setup(running)
+    result = run_module(dict(args, set=False), capsys)
+    assert result["changed"] is True and result["restart_required"] is True and result["persisted"] == "file"
+    assert fake.commands == ["config-get", "config-test"]
+    assert fake.running == running
+    assert json.loads((tmp_path / "kea-dhcp4.conf").read_text()) == desired
+
+
 def test_check_mode_only_tests(setup, capsys):
     running = _without_one_reservation(_golden("running-dhcp4.json"))
     fake, _desired, args = setup(running)
