@@ -50,7 +50,7 @@ def test_exact_counts_after_known_exchanges(monitored_fabric):
     bad_cookie = struct.pack("!BBBBI16x4s", 1, 1, 6, 1, 0x4E424D, socket.inet_aton(fabric_lab.RELAY4)) + bytes(208 + 4)  # chaddr, sname, file; cookie 0
     with kea_lab.in_netns(lab.tor), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((fabric_lab.RELAY4, 0))
-        for _ in range(2):
+        for dummy in range(2):
             sock.sendto(bad_cookie, (fabric_lab.ANYCAST4, 67))
 
     prometheus.wait_value('sum(kea_dhcp4_packets_sent_total{operation="ack"})', acks + exchanges)
