@@ -1,8 +1,8 @@
 """DORA rate of Kea while kea-exporter is scraped every 5 s vs not scraped (target ratio >= 0.95).
 
 kea-dhcp4 runs in a namespace with the Dhcp4 config rendered from a generated SoT (as benchmarks/kea_dora.py),
-perfdhcp relays DORAs at full rate with the reserved MACs. In "scraped" rounds kea-exporter (the node_metrics
-role's exporter, on the control socket) runs and is scraped every 5 s (as a Prometheus server with
+perfdhcp relays DORAs at full rate with the reserved MACs. In "scraped" rounds kea-exporter runs as the
+node_metrics role runs it (plugins/module_utils/kea/metrics_exporter.py on the control socket) and is scraped every 5 s (as a Prometheus server with
 scrape_interval 5s would); in "idle" rounds it does not run. Rounds alternate (ABBA order) on a machine shared
 with other work; the ratio is taken between the best rounds, the mean ratio is printed too.
 
@@ -31,6 +31,7 @@ from kea_dora import kea_lab, perfdhcp, render_for_perfdhcp  # noqa: E402  (kea_
 
 TARGET_RATIO = 0.95
 SCRAPE_INTERVAL = 5.0
+KEA_METRICS = os.path.join(os.path.dirname(HERE), "plugins", "module_utils", "kea", "metrics_exporter.py")
 
 
 def free_tcp_port():
@@ -42,11 +43,12 @@ def free_tcp_port():
 class Scraper:
     """kea-exporter on the control socket, fetched every SCRAPE_INTERVAL seconds from a thread."""
 
-    def __init__(self, control_socket, workdir):
+    def __init__(self, control_socket, config, workdir):
         self.port = free_tcp_port()
         self.log = open(os.path.join(workdir, "kea-exporter.log"), "ab")  # pylint: disable=consider-using-with
-        self.process = subprocess.Popen([sys.executable, "-m", "kea_exporter", "--address", "127.0.0.1",  # pylint: disable=consider-using-with
-                                         "--port", str(self.port), control_socket], stdout=self.log, stderr=self.log)
+        self.process = subprocess.Popen([sys.executable, KEA_METRICS, "--address", "127.0.0.1",  # pylint: disable=consider-using-with
+                                         "--port", str(self.port), "--interval", str(SCRAPE_INTERVAL),
+                                         "--target", "%s=%s" % (control_socket, config)], stdout=self.log, stderr=self.log)
         self.stopping = threading.Event()
         self.scrapes, self.seconds = 0, []
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -120,7 +122,7 @@ def main():
                 try:
                     process.start(control_socket, timeout=120)
                     if name == "scraped":
-                        scraper = Scraper(control_socket, tmp).start()
+                        scraper = Scraper(control_socket, config, tmp).start()
                     rate, drops = perfdhcp(topology.cli, giaddr, macs, args.rate, args.seconds)
                 finally:
                     if scraper is not None:

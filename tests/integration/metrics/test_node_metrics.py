@@ -62,6 +62,17 @@ def test_exact_counts_after_known_exchanges(monitored_fabric):
     assert _sum(prometheus, "kea_dhcp4_addresses_declined_total") == 0.0
 
 
+def test_the_exporter_never_asks_kea_for_its_configuration(monitored_fabric):
+    """Subnets come from the configuration file: config-get stops Kea serving while it runs."""
+    lab, prometheus = monitored_fabric
+    prometheus.scrape_fresh()
+    for node in lab.nodes:
+        for family in ("dhcp4", "dhcp6"):
+            log = node.kea[family].log_tail(100000)
+            assert "'statistic-get-all'" in log, log[-2000:]
+            assert "'config-get'" not in log
+
+
 def test_anycast_gauges_flip_when_a_node_is_drained(monitored_fabric):
     lab, prometheus = monitored_fabric
     node = lab.node("n1")
