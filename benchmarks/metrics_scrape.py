@@ -163,9 +163,10 @@ def main():
             kea_cpu, exporter_cpu = cpu_per_scrape(process.pid, control_socket, config, tmp)
         finally:
             process.stop()
+        share = kea_cpu / SCRAPE_INTERVAL
         print("CPU per scrape: Kea %.2f ms, exporter %.1f ms -> at one scrape per %.0f s Kea loses at most %.3f %% "
-              "of its time (bound on the rate ratio %.4f)" % (kea_cpu * 1000, exporter_cpu * 1000, SCRAPE_INTERVAL,
-                                                               100 * kea_cpu / SCRAPE_INTERVAL, 1 - kea_cpu / SCRAPE_INTERVAL))
+              "of its time (bound on the rate ratio %.4f)"
+              % (kea_cpu * 1000, exporter_cpu * 1000, SCRAPE_INTERVAL, 100 * share, 1 - share))
         mean = {name: sum(values) / len(values) for name, values in rates.items()}
         best = {name: max(values) for name, values in rates.items()}
         ratio = best["scraped"] / best["idle"]
