@@ -11,7 +11,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bmc import console
 from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import BmcError
-from ansible_collections.netboot.fleet.plugins.plugin_utils.bmc_action import CONNECTION_ARGS, BmcAction
+from ansible_collections.netboot.fleet.plugins.plugin_utils.bmc_action import CONNECTION_ARGS, BmcAction, scrub
 
 
 class ActionModule(BmcAction):
@@ -60,4 +60,6 @@ class ActionModule(BmcAction):
         result = ActionBase.run(self, tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=dict(CONNECTION_ARGS, **self.ARGS))
         result.update(self._stop(args))
-        return result
+        # A console shows what was typed at it: never the BMC's password, in case someone did.
+        password = self._templar.template((task_vars or {}).get("netboot_bmc_password"))
+        return scrub(result, set(str(secret) for secret in (args.get("password"), password) if secret))

@@ -45,6 +45,7 @@ extends_documentation_fragment:
   - netboot.fleet.bmc
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.actiongroups
 attributes:
   check_mode:
     support: full

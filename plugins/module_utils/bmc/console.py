@@ -131,9 +131,10 @@ def record(address, port, username, password, output, max_seconds, clock=time.mo
             session = console.Console(address, username, password, handler, port=port, force=True)
             while not stopping and clock() < deadline and not session.broken:
                 console.Console.wait_for_rsp(0.5)
+            # A broken session may fail to close; a new one follows either way.
             try:
                 session.close()
-            except Exception:  # pylint: disable=broad-except  (a broken session may fail to close; a new one follows)
+            except Exception:  # pylint: disable=broad-except
                 pass
             if not stopping:
                 time.sleep(RECONNECT_DELAY)

@@ -1,7 +1,8 @@
 """A real Prometheus server (Debian's `prometheus`) in a namespace of a test lab, and the node exporters.
 
 The exporters run as the node_metrics role runs them: kea-exporter (PyPI) on the Kea control
-sockets and the collection's health_metrics.py on the health loop's status file.
+sockets through the collection's kea/metrics_exporter.py (subnets from the configuration files) and
+the collection's health_metrics.py on the health loop's status file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import fabric as fabric_lab  # noqa: E402
 import kea_lab  # noqa: E402
 
 HEALTH_METRICS = os.path.join(REPO, "plugins", "module_utils", "anycast", "health_metrics.py")
+KEA_METRICS = os.path.join(REPO, "plugins", "module_utils", "kea", "metrics_exporter.py")
 RULES = os.path.join(REPO, "monitoring", "prometheus", "netboot-fleet.rules.yml")
 DASHBOARD = os.path.join(REPO, "monitoring", "grafana", "netboot-fleet.json")
 BRINGUP_METRICS = os.path.join(REPO, "tests", "unit", "bringup", "golden", "netboot_bringup.prom")
@@ -33,8 +35,9 @@ def start_exporters(node):
     address = "192.0.2.%d" % (2 * node.index - 1)
     node.exporters = [
         fabric_lab.Daemon("kea-exporter", node.netns, [
-            sys.executable, "-m", "kea_exporter", "--address", address, "--port", str(KEA_PORT),
-            node.settings.control_socket4, node.settings.control_socket6], node.dir).start(),
+            sys.executable, KEA_METRICS, "--address", address, "--port", str(KEA_PORT),
+            "--target", "%s=%s" % (node.settings.control_socket4, node.config_path("dhcp4")),
+            "--target", "%s=%s" % (node.settings.control_socket6, node.config_path("dhcp6"))], node.dir).start(),
         fabric_lab.Daemon("health-metrics", node.netns, [
             sys.executable, HEALTH_METRICS, "--config", node.healthcheck_path, "--address", address,
             "--port", str(HEALTH_PORT)], node.dir).start(),

@@ -50,7 +50,7 @@ def test_exact_counts_after_known_exchanges(monitored_fabric):
     bad_cookie = struct.pack("!BBBBI16x4s", 1, 1, 6, 1, 0x4E424D, socket.inet_aton(fabric_lab.RELAY4)) + bytes(208 + 4)  # chaddr, sname, file; cookie 0
     with kea_lab.in_netns(lab.tor), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((fabric_lab.RELAY4, 0))
-        for _ in range(2):
+        for dummy in range(2):
             sock.sendto(bad_cookie, (fabric_lab.ANYCAST4, 67))
 
     prometheus.wait_value('sum(kea_dhcp4_packets_sent_total{operation="ack"})', acks + exchanges)
@@ -60,6 +60,17 @@ def test_exact_counts_after_known_exchanges(monitored_fabric):
     # The fabric is this module's own: these are its only leases.
     prometheus.wait_value('sum(kea_dhcp4_addresses_assigned_total{subnet="%s"})' % SUBNET4, float(exchanges))
     assert _sum(prometheus, "kea_dhcp4_addresses_declined_total") == 0.0
+
+
+def test_the_exporter_never_asks_kea_for_its_configuration(monitored_fabric):
+    """Subnets come from the configuration file: config-get stops Kea serving while it runs."""
+    lab, prometheus = monitored_fabric
+    prometheus.scrape_fresh()
+    for node in lab.nodes:
+        for family in ("dhcp4", "dhcp6"):
+            log = node.kea[family].log_tail(100000)
+            assert "'statistic-get-all'" in log, log[-2000:]
+            assert "'config-get'" not in log
 
 
 def test_anycast_gauges_flip_when_a_node_is_drained(monitored_fabric):

@@ -10,14 +10,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from ansible_collections.netboot.fleet.plugins.module_utils.anycast import health_metrics
 
 NOW = 1_800_000_000.0
-CHECKS = [{"check": "status-get dhcp4", "ok": True, "seconds": 0.0012, "detail": "ok", "address": None},
+CHECKS = ({"check": "status-get dhcp4", "ok": True, "seconds": 0.0012, "detail": "ok", "address": None},
           {"check": "dhcp4", "ok": True, "seconds": 0.004, "detail": "DHCPOFFER", "address": "198.51.100.50"},
           {"check": "status-get dhcp6", "ok": True, "seconds": 0.001, "detail": "ok", "address": None},
-          {"check": "dhcp6", "ok": False, "seconds": 0.25, "detail": "no ADVERTISE", "address": None}]
+          {"check": "dhcp6", "ok": False, "seconds": 0.25, "detail": "no ADVERTISE", "address": None})
 
 
 def _status(state="announced", drained=False, age=0.3, checks=CHECKS):
-    return {"state": state, "drained": drained, "since": NOW - 60, "updated": NOW - age, "reason": "x", "checks": checks}
+    return {"state": state, "drained": drained, "since": NOW - 60, "updated": NOW - age, "reason": "x", "checks": list(checks)}
 
 
 def _scrape(tmp_path, status, name="status.json"):
