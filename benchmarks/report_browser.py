@@ -50,8 +50,8 @@ def main():
         with open(path, "w") as out:
             out.write(text)
         seconds = load_seconds("file://" + path, options.runs)
-        print("| %d | %.1f MB | %.2f | %.2f | %.2f |" % (count, len(text.encode()) / 1e6, seconds, baseline,
-                                                        seconds - baseline))
+        size = len(text.encode()) / 1e6
+        print("| %d | %.1f MB | %.2f | %.2f | %.2f |" % (count, size, seconds, baseline, seconds - baseline))
 
 
 if __name__ == "__main__":

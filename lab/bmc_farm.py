@@ -129,6 +129,7 @@ def serve(first_port, count, state_dir, dead, answer_delay):
         os._exit(0)
 
     signal.signal(signal.SIGTERM, dump)
+
     def listen():
         # pyghmi's Bmc.listen dies with its thread on the first error, e.g. a queued packet it
         # hands to a ServerSession, which has no sessionless_data: drop that packet (the client
