@@ -17,6 +17,7 @@ import os
 FIRMWARES = ("bios", "uefi", "uefi-http")
 # The IPv4 documentation space left for machines once nodes and anycast have theirs.
 IPV4_RACK_PREFIXES = list(ipaddress.ip_network("198.51.100.0/24").subnets(new_prefix=26))
+BMC_PREFIX = ipaddress.ip_network("2001:db8:b::/96")
 
 
 def mac(index):
@@ -51,8 +52,10 @@ def generate(machines=100000, rack_size=40, dual_stack_racks=2):
             "network": "r%05d" % rack,
             "rack": "r%05d" % rack,
             "profile": ("debian12", "rocky9", "ubuntu2404")[index % 3],
-            "firmware": FIRMWARES[index % 3],
-            "bmc": {"address": "2001:db8:b::%x:%x" % divmod(index + 1, 0x10000), "protocol": "ipmi"},
+            # Legacy BIOS PXE is IPv4 only: IPv6-only machines boot UEFI.
+            "firmware": FIRMWARES[index % 3] if rack < dual_stack_racks else FIRMWARES[1 + index % 2],
+            # Canonical text (RFC 5952), as the loader keeps it.
+            "bmc": {"address": str(BMC_PREFIX[index + 1]), "protocol": "ipmi"},
         }
         if rack < dual_stack_racks:
             record["ipv4"] = str(IPV4_RACK_PREFIXES[rack][slot + 10])

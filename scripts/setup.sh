@@ -24,6 +24,21 @@ if [ ! -e "$apt_stamp" ]; then
   touch "$apt_stamp"
 fi
 
+# cloud-init's cloud-config schema for the autoinstall checker of the tests (tests/checkers.py), taken
+# from Debian's package without installing it: an installed cloud-init would run on the host's next boot.
+schema="$STATE/cloud-init-schema/schema-cloud-config-v1.json"
+if [ ! -e "$schema" ]; then
+  echo "setup: extracting cloud-init's cloud-config schema"
+  scratch=$(mktemp -d)
+  (cd "$scratch" && { apt-get download -qq cloud-init 2>/dev/null \
+                       || { apt-get update -qq && apt-get download -qq cloud-init 2>/dev/null; }; })
+  dpkg-deb --fsys-tarfile "$scratch"/cloud-init_*.deb \
+    | tar -x -C "$scratch" --wildcards '*/cloudinit/config/schemas/schema-cloud-config-v1.json'
+  mkdir -p "$(dirname "$schema")"
+  install -m 0644 "$scratch"/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json "$schema"
+  rm -rf "$scratch"
+fi
+
 venv_stamp="$VENV/.netboot-fleet-$(stamp "$REPO/requirements.txt")"
 if [ ! -e "$venv_stamp" ]; then
   echo "setup: building the virtualenv $VENV"

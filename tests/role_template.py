@@ -1,6 +1,7 @@
 """A role's template rendered for the tests' own servers as Ansible renders it: the role's defaults under the
 given variables, and the collection's netboot.fleet.boot_layout lookup."""
 
+import json
 import os
 
 import jinja2
@@ -19,6 +20,9 @@ def render(role, name, **variables):
     context.setdefault("ansible_managed", "managed by the test")
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True)
     environment.globals["lookup"] = _lookup
+    # The Ansible filters the roles' templates use.
+    environment.filters.update(to_nice_json=lambda value, indent=4: json.dumps(value, indent=indent, sort_keys=True),
+                               dirname=os.path.dirname, basename=os.path.basename)
     with open(os.path.join(role_dir, "templates", name), encoding="utf-8") as handle:
         return environment.from_string(handle.read()).render(context)
 

@@ -15,6 +15,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import store
 from ansible_collections.netboot.fleet.plugins.plugin_utils import machine_state
+from ansible_collections.netboot.fleet.plugins.module_utils.safe_dir import ensure_dir
 from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
 
 
@@ -89,7 +90,8 @@ class ActionModule(SotAction):
         dest = args["dest"]
         paths = {"json": os.path.join(dest, stem + ".json"), "html": os.path.join(dest, stem + ".html")}
         try:
-            os.makedirs(dest, exist_ok=True)
+            # Under /var/tmp by default: refused when another user made it (or a link in its place) first.
+            ensure_dir(dest, 0o755)
             _write(paths["json"], bringup_report.to_json(report))
             _write(paths["html"], bringup_report.to_html(report, limit=args["html_limit"]))
             # A check run's report does not replace the last real one as "latest".

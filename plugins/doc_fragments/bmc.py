@@ -35,6 +35,9 @@ options:
     description:
       - BMC password. Defaults to the host variable C(netboot_bmc_password), typically from a vault.
       - Never shown in results, warnings or error messages, at any verbosity.
+      - Give it as a variable (C(netboot_bmc_password) from a vault, or C(-e @secrets.yml) with a vaulted file), not
+        as an ad-hoc C(-a 'password=...'); Ansible itself shows an ad-hoc argument string in a failed task's origin,
+        and other users see it in the process list.
     type: str
   timeout:
     description:

@@ -74,6 +74,7 @@ except ImportError:  # older ansible-core: plain strings, as Ansible expects the
 
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot_model
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import route
+from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import PROFILE_GROUP_PREFIX, RACK_GROUP_PREFIX
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 
 # The shape of a cached host (2: it names its SoT file): an entry written in another shape is rebuilt, not misread.
@@ -206,9 +207,9 @@ def _hosts(fleet):
     for node in fleet.dhcp_nodes:
         yield node.name, node.address, "dhcp_nodes", [], node.as_dict(), node.source
     for machine in fleet.machines:
-        extra_groups = ["profile_" + machine.profile]
+        extra_groups = [PROFILE_GROUP_PREFIX + machine.profile]
         if machine.rack:
-            extra_groups.append("rack_" + machine.rack)
+            extra_groups.append(RACK_GROUP_PREFIX + machine.rack)
         yield machine.name, machine.address, machine.network, extra_groups, machine.as_dict(), machine.source
 
 

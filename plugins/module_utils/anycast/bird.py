@@ -26,9 +26,11 @@ from dataclasses import dataclass, field, fields
 from ansible_collections.netboot.fleet.plugins.module_utils import settings as settings_spec
 from ansible_collections.netboot.fleet.plugins.module_utils.anycast.dhcp_probe import PROBE_MAC
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
+from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import parse_ip
 
 ANNOUNCE_CONSTANT = "NETBOOT_ANYCAST_ANNOUNCE"
 _NAME_RE = re.compile(r"[^A-Za-z0-9_]")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9._-]+\Z")
 _DEVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
@@ -164,6 +166,7 @@ def render_bird(sot, node_name: str, settings: Settings | None = None) -> str:
         if names.count(name) > 1:
             problems.append("%s: dhcp_nodes %s.peers: two peers share the session name %s; give them distinct names"
                             % (node.source, node.name, name))
+    problems.extend(_unwritable(node, fabric))
     if problems:
         raise BgpRenderError(problems)
 
@@ -188,6 +191,26 @@ def render_bird(sot, node_name: str, settings: Settings | None = None) -> str:
     for peer in node.peers:
         lines.extend([""] + _session(node, peer, anycast, settings))
     return "\n".join(lines) + "\n"
+
+
+def _unwritable(node, fabric) -> list:
+    """The values bird.conf gets bare (a name in a comment, addresses, ASNs) that BIRD could not read as one
+    token: the loader refuses them first; checked again here, where they are written."""
+    where = "%s: dhcp_nodes %s" % (node.source, ascii(node.name))
+    problems = []
+    if type(node.name) is not str or not _TOKEN_RE.match(node.name):
+        problems.append("%s.name: cannot be written into bird.conf (letters, digits, '.', '_', '-')" % where)
+    addresses = [("address", node.address), ("address6", node.address6),
+                 ("fabric.anycast.ipv4", fabric.anycast_ipv4), ("fabric.anycast.ipv6", fabric.anycast_ipv6)]
+    addresses += [("peers[%d].address" % index, peer.address) for index, peer in enumerate(node.peers)]
+    for field, address in addresses:
+        if address is not None and (type(address) is not str or parse_ip(address) is None):
+            problems.append("%s.%s: %s is not an IP address" % (where, field, ascii(address)[:80]))
+    asns = [("asn", node.asn)] + [("peers[%d].asn" % index, peer.asn) for index, peer in enumerate(node.peers)]
+    for field, asn in asns:
+        if type(asn) is not int or not 1 <= asn <= 4294967294:
+            problems.append("%s.%s: %s is not an ASN" % (where, field, ascii(asn)[:80]))
+    return problems
 
 
 def _static(family: int, address: str, settings: Settings) -> list:

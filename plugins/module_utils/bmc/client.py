@@ -17,6 +17,8 @@ import ssl
 import threading
 import time
 
+from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import BMC_DEFAULT_PORTS
+
 try:
     import pyghmi.exceptions as pyghmi_exc
     from pyghmi.ipmi import command as ipmi_command
@@ -28,7 +30,7 @@ except ImportError as exc:  # reported when a client is made, so the rest stays 
     PYGHMI_IMPORT_ERROR = exc
 
 PROTOCOLS = ("ipmi", "redfish")
-DEFAULT_PORTS = {"ipmi": 623, "redfish": 443}
+DEFAULT_PORTS = BMC_DEFAULT_PORTS
 
 # Boot devices as this collection names them -> pyghmi's names, and back.
 BOOT_DEVICES = {

@@ -33,9 +33,10 @@ from ansible_collections.netboot.fleet.plugins.module_utils.kea.families import 
 from ansible_collections.netboot.fleet.plugins.module_utils import settings as settings_spec
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe.escape import LINE_BREAK_RE
 
 try:
-    from netaddr import IPAddress, IPNetwork, IPRange
+    from netaddr import IPAddress, IPNetwork
     HAS_NETADDR = True
 except ImportError:  # pragma: no cover - reported by callers with an install hint
     HAS_NETADDR = False
@@ -295,14 +296,14 @@ def _pools(subnet):
     return [{"pool": subnet.pool}] if subnet.pool else []
 
 
-def _out_of_pool(subnet, addresses) -> bool:
-    """True when no reserved address lies in the pool: Kea may then skip the check that a pool
-    address is reserved for someone else (faster allocation, same answers)."""
-    if not subnet.pool:
-        return True
-    first, last = subnet.pool.split("-")
-    pool = IPRange(first, last)
-    return not any(IPAddress(address) in pool for address in addresses)
+def _option_data(network, fieldname, values) -> str:
+    """values as the data of one option. Kea splits option data at commas: a value holding one, or a line
+    break, would add option values of its own. The loader refuses such values first; this holds without it."""
+    for value in values:
+        if type(value) is not str or not value or "," in value or LINE_BREAK_RE.search(value):
+            raise KeaRenderError(["%s: networks %s.%s: %s cannot be written into Kea option data (a comma or a "
+                                  "line break)" % (network.source, network.name, fieldname, ascii(value)[:80])])
+    return ", ".join(values)
 
 
 def _subnet4(network, ident, machines) -> dict:
@@ -310,9 +311,9 @@ def _subnet4(network, ident, machines) -> dict:
     options = [{"name": "routers", "data": subnet.gateway}]
     dns = [server for server in network.dns_servers if ":" not in server]
     if dns:
-        options.append({"name": "domain-name-servers", "data": ", ".join(dns)})
+        options.append({"name": "domain-name-servers", "data": _option_data(network, "dns_servers", dns)})
     if network.domain:
-        options.append({"name": "domain-name", "data": network.domain})
+        options.append({"name": "domain-name", "data": _option_data(network, "domain", [network.domain])})
     reservations = _reservations4(machines)
     return {
         "id": ident,
@@ -322,7 +323,9 @@ def _subnet4(network, ident, machines) -> dict:
         "pools": _pools(subnet),
         "option-data": options,
         "reservations": reservations,
-        "reservations-out-of-pool": _out_of_pool(subnet, [r["ip-address"] for r in reservations]),
+        # The loader keeps reserved addresses out of the pools (sot/records.py check_in_network): Kea may skip
+        # the check that a pool address is reserved for someone else.
+        "reservations-out-of-pool": True,
         "user-context": {"network": network.name},
     }
 
@@ -340,9 +343,9 @@ def _subnet6(network, ident, machines) -> dict:
     options = []
     dns = [server for server in network.dns_servers if ":" in server]
     if dns:
-        options.append({"name": "dns-servers", "data": ", ".join(dns)})
+        options.append({"name": "dns-servers", "data": _option_data(network, "dns_servers", dns)})
     if network.domain:
-        options.append({"name": "domain-search", "data": network.domain})
+        options.append({"name": "domain-search", "data": _option_data(network, "domain", [network.domain])})
     reservations = _reservations6(machines)
     return {
         "id": ident,
@@ -351,7 +354,7 @@ def _subnet6(network, ident, machines) -> dict:
         "pools": _pools(subnet),
         "option-data": options,
         "reservations": reservations,
-        "reservations-out-of-pool": _out_of_pool(subnet, [r["ip-addresses"][0] for r in reservations]),
+        "reservations-out-of-pool": True,  # as in _subnet4
         "user-context": {"network": network.name},
     }
 

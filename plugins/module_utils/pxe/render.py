@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import callback
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import ProblemsError
-from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout, patterns
+from ansible_collections.netboot.fleet.plugins.module_utils.pxe import escape, layout, patterns
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe.layout import HTTP, INSTALLER_FILES, TFTP
 
 try:
@@ -122,6 +122,14 @@ def read_profile_templates(fleet) -> dict:
     if problems:
         raise PxeError(problems)
     return texts
+
+
+def _guard(check, value, where):
+    """check(value) (pxe/escape.py), its UnsafeValue as a PxeError naming where."""
+    try:
+        check(value)
+    except escape.UnsafeValue as exc:
+        raise PxeError(["%s.%s" % (where, exc)]) from None
 
 
 _JSON_ENCODE = json.JSONEncoder(sort_keys=True).encode  # one encoder: json.dumps(**kwargs) builds one per call
@@ -320,6 +328,11 @@ class Renderer:
     # -- validation -------------------------------------------------------
 
     def _check(self):
+        for base in (self.base4, self.base6):
+            try:
+                escape.check_word("http_url", base)
+            except escape.UnsafeValue as exc:
+                self._problems.append(str(exc))
         self._problems.extend("ssh_authorized_keys[%d]: not an OpenSSH public key line (type, key, optional plain "
                               "comment): %.60r" % (index, key) for index, key in enumerate(self.ssh_keys)
                               if not isinstance(key, str) or not SSH_KEY_RE.match(key))
@@ -377,6 +390,7 @@ class Renderer:
             if network.ipv6:
                 values.update(ipv6_prefixlen=IPNetwork(network.ipv6.prefix).prefixlen,
                               ipv6_gateway=network.ipv6.gateway)
+            _guard(escape.check_values, values, "%s: networks %s" % (network.source, name))
             cached = self._networks[name] = (values, _digest(network.as_dict()))
         return cached
 
@@ -398,6 +412,7 @@ class Renderer:
                                   initrd_grub=grub_path(values["initrd_url"]))
                 except ValueError:  # only bios/uefi-http machines use this profile: no GRUB lines
                     values.update(kernel_grub=None, initrd_grub=None)
+            _guard(escape.check_values, values, "%s: profiles.%s" % (profile.source, profile.name))
             answer = "profile:" + profile.name if profile.template else INSTALLER_FILES[profile.installer][0][1]
             # as_dict(): the records without their source path (the module unpacks the SoT to a new
             # temporary directory every run; that must not re-render every machine).
@@ -427,6 +442,10 @@ class Renderer:
         return self._context(machine, self._group(machine))
 
     def _context(self, machine, group):
+        try:
+            escape.check_machine(machine)
+        except escape.UnsafeValue as exc:
+            raise PxeError(["%s: machines %s.%s" % (machine.source, escape.shown(machine.name), exc)]) from None
         group_context, _fingerprint, _answer = group
         context = group_context.copy()
         context["name"] = name = machine.name

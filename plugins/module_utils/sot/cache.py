@@ -30,6 +30,7 @@ from operator import attrgetter
 
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
+from ansible_collections.netboot.fleet.plugins.module_utils.safe_dir import ensure_dir
 
 CACHE_FORMAT = 1
 # When set, every load appends a line "<pid> full|cached <files read> <path>" to this file: how the tests count
@@ -71,8 +72,7 @@ class Loaded:
         state = {"format": CACHE_FORMAT, "code": _code_digest(), "path": self._validated.path,
                  "stamps": self._stamps, "digests": self._digests, "validated": self._validated,
                  "machines": self._machines, "extra": dict(extra or {})}
-        directory = os.path.dirname(os.path.abspath(cache_file))
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        directory = ensure_dir(os.path.dirname(os.path.abspath(cache_file)))
         handle, tmp = tempfile.mkstemp(prefix=".sot-cache.", dir=directory)  # created 0600
         try:
             with os.fdopen(handle, "wb") as out:
@@ -141,7 +141,8 @@ def _read_cache(cache_file, path):
     """The cached state for this SoT path and this code, or None. Only a file of this user that no one
     else may write is unpickled: unpickling runs code the file names."""
     try:
-        with open(cache_file, "rb") as handle:
+        # O_NOFOLLOW: the cache file itself, never what a link in its place points to.
+        with os.fdopen(os.open(cache_file, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
             info = os.fstat(handle.fileno())
             if info.st_uid != os.getuid() or info.st_mode & 0o022:
                 return None

@@ -16,8 +16,9 @@ from typing import Any
 
 from ansible_collections.netboot.fleet.plugins.module_utils.gc_pause import cyclic_gc_paused
 from ansible_collections.netboot.fleet.plugins.module_utils.problems import Problem
-from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import Checker, SotError, Span, Where
-from ansible_collections.netboot.fleet.plugins.module_utils.sot.crosscheck import cross_checks, may_clash, overlaps
+from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import Checker, SotError, Span, Where, label
+from ansible_collections.netboot.fleet.plugins.module_utils.sot.crosscheck import (
+    cross_checks, fabric_outside_networks, may_clash, name_key, overlaps)
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.files import read_sources
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.machines_fast import fast_machine_builder
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import Fabric, Network, Sot
@@ -125,6 +126,7 @@ def validate(path: str, contents: list) -> Validated:
     raws = {"dhcp_nodes": [], "networks": []}
     machine_lists = []  # (source, raw machines): no per-record Where unless a machine has a problem
     profile_raws = {}
+    profile_keys = {}  # name_key(name) -> name
     for source, _info, data, reading in contents:
         problems.extend(reading)
         if data is None:
@@ -137,12 +139,16 @@ def validate(path: str, contents: list) -> Validated:
             machine_lists.append((source, data["machines"]))
         if type(data.get("profiles")) is dict:
             for name, raw in data["profiles"].items():
-                where = Where(source, "profiles.%s" % name, None, raw)
-                if name in profile_raws:
-                    problems.append(Problem(source, str(where), "", "is also defined in %s"
-                                            % profile_raws[name][1].source))
+                where = Where(source, "profiles.%s" % label(name), None, raw)
+                first = profile_keys.get(name_key(name))
+                if first is not None:
+                    first_source = profile_raws[first][1].source
+                    defined = (["in %s" % first_source] if first_source != source else []) + (
+                        ["as %s" % first] if first != name else [])
+                    problems.append(Problem(source, str(where), "", "is also defined " + " ".join(defined)))
                 else:
                     profile_raws[name] = (raw, where)
+                    profile_keys[name_key(name)] = name
         if type(data.get("fabric")) is dict:
             if fabric_where is not None:
                 problems.append(Problem(source, "fabric", "", "is also defined in %s" % fabric_where.source))
@@ -159,25 +165,27 @@ def validate(path: str, contents: list) -> Validated:
     nodes = [(node, where) for raw, where in raws["dhcp_nodes"]
              for node in [build_dhcp_node(raw, where, fabric.asn if fabric else None, problems)] if node is not None]
 
-    networks = {}
+    networks, network_keys = {}, {}
     for raw, where in raws["networks"]:
         record, net4, net6 = build_network(raw, where, problems)
         if record is None:
             continue
-        if record.name in networks:
+        if name_key(record.name) in network_keys:
             problems.append(Problem(where.source, str(where), "name", "network %s is also defined as %s"
-                                    % (record.name, networks[record.name].where)))
+                                    % (record.name, network_keys[name_key(record.name)].where)))
         else:
-            networks[record.name] = ParsedNetwork(record, net4, net6, where)
+            networks[record.name] = network_keys[name_key(record.name)] = ParsedNetwork(record, net4, net6, where)
     for version in (4, 6):
         overlaps(networks.values(), version, problems)
+    fabric_outside_networks(fabric, fabric_where, networks.values(), problems)
 
     profiles = [profile for name, (raw, where) in profile_raws.items()
                 for profile in [build_profile(name, raw, where, problems)] if profile is not None]
 
     # A machine naming a network or profile that failed its own validation gets no second,
     # misleading "unknown" error: names are looked up among everything declared.
-    declared_networks = {raw.get("name"): None for raw, _where in raws["networks"] if type(raw) is dict}
+    declared_networks = {raw["name"]: None for raw, _where in raws["networks"]
+                         if type(raw) is dict and type(raw.get("name")) is str}
     declared_networks.update(networks)
     machines, machines_with_where = _machines(machine_lists, declared_networks, networks, profile_raws, problems)
 

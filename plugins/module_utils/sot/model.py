@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 
 FIRMWARES = ("bios", "uefi", "uefi-http")
 BMC_PROTOCOLS = ("ipmi", "redfish")
+# The port a BMC answers on when its record names none.
+BMC_DEFAULT_PORTS = {"ipmi": 623, "redfish": 443}
 INSTALLERS = ("preseed", "kickstart", "autoinstall", "minimal")
 # Inventory group names the plugin creates itself; a network or rack may not take them.
 RESERVED_GROUPS = ("all", "ungrouped", "machines", "dhcp_nodes")
+# The groups the plugin makes per rack and per profile: rack_<rack>, profile_<profile>.
+RACK_GROUP_PREFIX = "rack_"
+PROFILE_GROUP_PREFIX = "profile_"
+GENERATED_GROUP_PREFIXES = (RACK_GROUP_PREFIX, PROFILE_GROUP_PREFIX)
 
 
 @dataclass(slots=True)

@@ -95,6 +95,10 @@ def test_role_is_idempotent_and_grants_least_privilege(lab):
         assert cursor.fetchall() == [("kea_owner",)]
         cursor.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'kea_owner'")
         assert cursor.fetchone() == (False,)
+        # PUBLIC (every role of the cluster) keeps neither CONNECT nor TEMPORARY on the hosts database.
+        cursor.execute("SELECT has_database_privilege('public', 'kea', 'CONNECT'), "
+                       "has_database_privilege('public', 'kea', 'TEMPORARY')")
+        assert cursor.fetchone() == (False, False)
 
 
 def test_hosts_db_config_has_the_same_subnets_and_no_reservations(lab):

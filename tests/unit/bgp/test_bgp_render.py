@@ -148,3 +148,25 @@ def test_a_peer_name_that_would_end_its_bird_string_is_refused(embedded):
         fleet = dataclasses.replace(embedded, dhcp_nodes=(dataclasses.replace(node, peers=peers),) + embedded.dhcp_nodes[1:])
         with pytest.raises(bgp.BgpRenderError, match="cannot be written inside a BIRD string"):
             bgp.render_bird(fleet, node.name)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("name", "dhcp-a1\nprotocol static evil { }", r"\.name: cannot be written into bird.conf"),
+    ("address", "192.0.2.1; router id 1", r"\.address: .* is not an IP address"),
+    ("asn", "65053; local as 1", r"\.asn: .* is not an ASN"),
+])
+def test_values_written_bare_into_bird_conf_are_refused(embedded, field, value, message):
+    """Defence in depth behind the loader: a name, address or ASN that is not one BIRD token is never written."""
+    node = embedded.dhcp_nodes[0]
+    hostile = dataclasses.replace(node, **{field: value})
+    fleet = dataclasses.replace(embedded, dhcp_nodes=(hostile,) + embedded.dhcp_nodes[1:])
+    with pytest.raises(bgp.BgpRenderError, match=message):
+        bgp.render_bird(fleet, value if field == "name" else node.name)
+
+
+def test_a_peer_address_that_is_not_one_is_refused(embedded):
+    node = embedded.dhcp_nodes[0]
+    peers = (dataclasses.replace(node.peers[0], address="192.0.2.0 as 1; neighbor 192.0.2.9"),) + node.peers[1:]
+    fleet = dataclasses.replace(embedded, dhcp_nodes=(dataclasses.replace(node, peers=peers),) + embedded.dhcp_nodes[1:])
+    with pytest.raises(bgp.BgpRenderError, match=r"peers\[0\]\.address: .* is not an IP address"):
+        bgp.render_bird(fleet, node.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -60,14 +61,14 @@ def test_subnet_id_collision_is_reported_with_both_networks(load_sot):
     colliding = ("2001:db8:34a6:1::/64", "2001:db8:7543::/64")
     assert kea.subnet_id(colliding[0]) == kea.subnet_id(colliding[1])
     data = base_sot()
-    data["networks"] = [{"name": "rack_a", "ipv6": {"prefix": colliding[0], "gateway": "2001:db8:34a6:1::1"}},
-                        {"name": "rack_b", "ipv6": {"prefix": colliding[1], "gateway": "2001:db8:7543::1"}}]
+    data["networks"] = [{"name": "net_a", "ipv6": {"prefix": colliding[0], "gateway": "2001:db8:34a6:1::1"}},
+                        {"name": "net_b", "ipv6": {"prefix": colliding[1], "gateway": "2001:db8:7543::1"}}]
     loaded = load_sot(data)
     with pytest.raises(kea.KeaRenderError) as error:
         kea.render(loaded, "dhcp6")
     assert len(error.value.problems) == 1
     message = str(error.value)
-    assert "rack_a" in message and "rack_b" in message and str(kea.subnet_id(colliding[0])) in message
+    assert "net_a" in message and "net_b" in message and str(kea.subnet_id(colliding[0])) in message
     kea.render(loaded, "dhcp4")  # no IPv4 networks: nothing collides there
     with pytest.raises(kea.KeaRenderError) as error:
         kea.reservations(loaded.networks, loaded.machines, "dhcp6")
@@ -117,16 +118,16 @@ def test_a_machine_with_a_duid_is_reserved_by_it(embedded_sot):
 def test_subnet_relay_options_and_pool_flags(load_sot):
     data = _two_rack_sot()
     data["networks"][0].update(dns_servers=["192.0.2.53", "192.0.2.54", "2001:db8::53"], domain="r0.example.net")
-    data["networks"][0]["ipv4"]["pool"] = "198.51.100.10-198.51.100.12"   # holds reserved .10 and .12
-    data["networks"][1]["ipv4"]["pool"] = "198.51.100.100-198.51.100.110"  # holds no reserved address
+    data["networks"][0]["ipv4"]["pool"] = "198.51.100.40-198.51.100.50"
+    data["networks"][1]["ipv4"]["pool"] = "198.51.100.100-198.51.100.110"
     subnets = {s["subnet"]: s for s in kea.render(load_sot(data), "dhcp4")["Dhcp4"]["subnet4"]}
     rack0, rack1 = subnets["198.51.100.0/26"], subnets["198.51.100.64/26"]
     assert rack0["relay"] == {"ip-addresses": ["198.51.100.1"]}
     assert rack0["option-data"] == [{"name": "routers", "data": "198.51.100.1"},
                                     {"name": "domain-name-servers", "data": "192.0.2.53, 192.0.2.54"},
                                     {"name": "domain-name", "data": "r0.example.net"}]
-    assert rack0["reservations-out-of-pool"] is False
-    assert rack1["reservations-out-of-pool"] is True
+    # The loader keeps reserved addresses out of the pools.
+    assert rack0["reservations-out-of-pool"] is True and rack1["reservations-out-of-pool"] is True
     assert rack0["user-context"] == {"network": "rack0"}
     subnet6 = kea.render(load_sot(data), "dhcp6")["Dhcp6"]["subnet6"]
     rack0_v6 = next(s for s in subnet6 if s["subnet"] == "2001:db8::/64")
@@ -228,3 +229,17 @@ def test_no_pxe_address_renders_no_classes_and_kea_accepts_it(load_sot, tmp_path
     assert "client-classes" not in config["Dhcp6"]
     proc = kea_config_test("dhcp6", config, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("family", kea.FAMILIES)
+@pytest.mark.parametrize("field, value", [("domain", "r0.example.net, evil.example"),
+                                          ("dns_servers", ("192.0.2.53, 198.51.100.66", "2001:db8::53,2001:db8::66")),
+                                          ("domain", "r0.example.net\nx")])
+def test_option_data_kea_would_split_is_refused(embedded_sot, family, field, value):
+    """Defence in depth behind the loader: Kea splits option data at commas, so a value with one never reaches it."""
+    network = embedded_sot.networks[0]
+    hostile = dataclasses.replace(network, **{field: value})
+    fleet = dataclasses.replace(embedded_sot, networks=(hostile,) + embedded_sot.networks[1:])
+    with pytest.raises(kea.KeaRenderError, match=r"networks %s\.%s: .* cannot be written into Kea option data"
+                       % (network.name, field)):
+        kea.render(fleet, family)

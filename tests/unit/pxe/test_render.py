@@ -187,13 +187,14 @@ def test_fingerprints_do_not_depend_on_where_the_sot_lies(fleet, templates, sot_
     assert here == there
 
 
-def test_a_domain_grub_would_quote_is_quoted_for_grub(fleet, templates):
-    network = fleet.networks[0]
-    odd = dataclasses.replace(fleet, networks=(dataclasses.replace(network, domain="it's;odd"),) + fleet.networks[1:])
-    machine = next(m for m in fleet.machines if m.network == network.name and "." not in m.name)
+def test_a_cmdline_grub_would_quote_is_quoted_for_grub(fleet, templates):
+    profile = fleet.profiles[0]
+    odd = dataclasses.replace(fleet, profiles=(dataclasses.replace(profile, cmdline="it's;odd"),) + fleet.profiles[1:])
+    machine = next(m for m in fleet.machines if m.profile == profile.name)
     context = pxe.Renderer(odd, templates).context(machine)
-    assert context["domain"] == "it's;odd"
+    assert context["kernel_args"].endswith(" it's;odd")
     assert context["kernel_args_grub"] == pxe.grub_args(context["kernel_args"])
+    assert context["kernel_args_grub"].endswith(" 'it'\\''s;odd'")
 
 
 def test_a_template_from_the_sot_runs_in_the_sandbox(fleet):
