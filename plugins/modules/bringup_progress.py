@@ -106,7 +106,7 @@ pending:
   returned: always
   type: list
   elements: str
-failed:
+failed_machines:
   description: Machines failed for this run.
   returned: always
   type: list

@@ -35,9 +35,9 @@ def start_run(records, machines, run, power, now):
 
 
 def advance_all(records, machines, profiles, run, observations, now, policy, key):
-    """Advance every machine of this run. Returns {"retry", "boot_local", "pending", "failed", "forged"}."""
+    """Advance every machine of this run. Returns {"retry", "boot_local", "pending", "failed_machines", "forged"}."""
     index = timeline.Index([normalise_observation(result) for result in observations])
-    actions = {"retry": [], "boot_local": [], "pending": [], "failed": [], "forged": []}
+    actions = {"retry": [], "boot_local": [], "pending": [], "failed_machines": [], "forged": []}
     for machine in machines:
         name = machine["name"]
         record = records.get(name)
@@ -54,7 +54,7 @@ def advance_all(records, machines, profiles, run, observations, now, policy, key
         elif action == "retry":
             actions["retry"].append(name)
         if record["state"] == "failed":
-            actions["failed"].append(name)
+            actions["failed_machines"].append(name)
         elif record["state"] not in lifecycle.FINAL:
             actions["pending"].append(name)
     return actions
