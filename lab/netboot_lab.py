@@ -551,6 +551,8 @@ class Lab:
                 self.state["containers"].remove(name)
                 self.save()
                 progress("removed container %s" % name)
+        if wipe_disks:  # blank disks: the controller's machine states of this lab would lie
+            shutil.rmtree(os.path.join(self.dir, "controller"), ignore_errors=True)
         for name in list(self.state["namespaces"]):
             run(["ip", "netns", "delete", name], check=False, capture=True)
             self.state["namespaces"].remove(name)
@@ -591,7 +593,8 @@ def main(argv=None):
     parser.add_argument("--bmc-vars", help="YAML with netboot_bmc_username/password (default: <sot>/../group_vars/all/bmc.yml)")
     parser.add_argument("--prefix", default="nbl", help="name prefix of namespaces, containers and the state dir")
     parser.add_argument("--wipe-disks", action="store_true",
-                        help="down: also remove the VMs' disks (the next up gives them blank ones)")
+                        help="down: also remove the VMs' disks (the next up gives them blank ones) and the machine "
+                             "states of <state dir>/controller (make bringup's netboot_state_dir)")
     args = parser.parse_args(argv)
     lab = Lab(args.prefix, args.sot if args.action == "up" else None, args.bmc_vars)
     try:
