@@ -8,9 +8,10 @@ minimal installer: Debian's installer kernel + a busybox initramfs):
    off; the playbook switches its scripts to the local disk and powers it on; the disk boots and calls back
    "booted" - checked independently in the nodes' nginx logs (callbacks from its own address, its token) and
    its serial console. Forged callbacks for it (a made-up token, e2e-bios1's token) change nothing and are
-   reported. e2e-bios1's answer file is gone from both nodes once it is powered on (HTTP 404): it is
-   retried once (bringup_retries=1) and ends failed at "answer", with the URL.
-2. The answer file is back, e2e-uefi1 is marked for reinstall (netboot.fleet.machine_state): a run (its
+   reported. e2e-bios1's answer file is made unreadable on both nodes once it is powered on (HTTP 403; the
+   asset sync, which rewrites a missing file, leaves a file whose content is intact): it is retried once
+   (bringup_retries=1) and ends failed at "answer", with the URL.
+2. The answer file is readable again, e2e-uefi1 is marked for reinstall (netboot.fleet.machine_state): a run (its
    apply re-renders e2e-uefi1's installer scripts) installs both, each booted from disk.
 3. A third run leaves both alone: no power command reaches a BMC (the chassis control's call log).
 4. Kea is killed on the node that served e2e-bios1, which is marked new (its scripts, not applied again, still
@@ -168,7 +169,6 @@ def test_machines_install_boot_from_disk_retry_and_survive_a_dead_kea(e2e_lab):
     cache_file = route.cache_file_of(SOT)
     if os.path.exists(cache_file):
         os.unlink(cache_file)
-    hidden = os.path.join(os.path.dirname(ANSWER), ".away")
 
     # 1. From power off: e2e-uefi1 to booted from disk, e2e-bios1 retried and failed at its answer file.
     first = time.time()
@@ -179,7 +179,7 @@ def test_machines_install_boot_from_disk_retry_and_survive_a_dead_kea(e2e_lab):
         while not all(power_calls(lab_dir, name, first) for name in MACHINES) and time.monotonic() < deadline:
             time.sleep(0.5)
         for node in NODES:
-            podman("exec", "%s-%s" % (PREFIX, node), "mv", ANSWER, hidden)
+            podman("exec", "%s-%s" % (PREFIX, node), "chmod", "000", ANSWER)
         key = callback.load_key(os.path.join(lab_dir, "controller", callback.KEY_FILE), create=False)
         for token in ("0" * 32, callback.token(key, "e2e-bios1", MACHINES["e2e-bios1"][1])):
             subprocess.run(["ip", "netns", "exec", PREFIX + "-tor", "curl", "-s", "-o", "/dev/null", "-m", "5",
@@ -195,8 +195,8 @@ def test_machines_install_boot_from_disk_retry_and_survive_a_dead_kea(e2e_lab):
     assert_booted(lab_dir, rows, "e2e-uefi1", first)
     bios = rows["e2e-bios1"]
     assert (bios["status"], bios["stage"], bios["attempts"]) == ("failed", "answer", 2), bios
-    assert "/installer/e2e-bios1/install.conf" in bios["reason"] and "404" in bios["reason"], bios["reason"]
-    assert len([line for line in all_nodes(lab_dir, first, "/installer/e2e-bios1/install.conf") if line[3] == "404"]) == 2
+    assert "/installer/e2e-bios1/install.conf" in bios["reason"] and "403" in bios["reason"], bios["reason"]
+    assert len([line for line in all_nodes(lab_dir, first, "/installer/e2e-bios1/install.conf") if line[3] == "403"]) == 2
     assert report["summary"]["installed"] == 1
     forged = report["forged_callbacks"]
     assert sorted(entry["machine"] for entry in forged) == ["e2e-uefi1", "e2e-uefi1"], forged
@@ -207,7 +207,7 @@ def test_machines_install_boot_from_disk_retry_and_survive_a_dead_kea(e2e_lab):
 
     # 2. The answer file back, e2e-uefi1 marked for reinstall: both install and boot from disk.
     for node in NODES:
-        podman("exec", "%s-%s" % (PREFIX, node), "mv", hidden, ANSWER)
+        podman("exec", "%s-%s" % (PREFIX, node), "chmod", "644", ANSWER)
     mark_for_reinstall(lab_dir, "e2e-uefi1")
     second = time.time()
     report = bringup(lab_dir, os.path.join(reports, "second"), "--skip-tags", "deploy")
