@@ -233,7 +233,7 @@ def main():
             sot_label=dict(type="str"),
             callback_key=dict(type="str", no_log=True),
             local_boot=dict(type="list", elements="str", default=[]),
-            ssh_authorized_keys=dict(type="list", elements="str"),
+            ssh_authorized_keys=dict(type="list", elements="str", no_log=False),  # public keys
             state_dir=dict(type="path"),
             tftp_root=dict(type="path", default="/srv/tftp"),
             http_root=dict(type="path", default="/srv/netboot-http"),
