@@ -8,8 +8,8 @@ minimal installer: Debian's installer kernel + a busybox initramfs):
    off; the playbook switches its scripts to the local disk and powers it on; the disk boots and calls back
    "booted" - checked independently in the nodes' nginx logs (callbacks from its own address, its token) and
    its serial console. Forged callbacks for it (a made-up token, e2e-bios1's token) change nothing and are
-   reported. e2e-bios1's answer file is made unreadable on both nodes once it is powered on (HTTP 403; the
-   asset sync, which rewrites a missing file, leaves a file whose content is intact): it is retried once
+   reported. e2e-bios1's answer file is made unreadable on both nodes once it is powered on (nginx's try_files
+   answers 404; the asset sync, which rewrites a missing file, leaves a file whose content is intact): it is retried once
    (bringup_retries=1) and ends failed at "answer", with the URL.
 2. The answer file is readable again, e2e-uefi1 is marked for reinstall (netboot.fleet.machine_state): a run (its
    apply re-renders e2e-uefi1's installer scripts) installs both, each booted from disk.
@@ -195,8 +195,8 @@ def test_machines_install_boot_from_disk_retry_and_survive_a_dead_kea(e2e_lab):
     assert_booted(lab_dir, rows, "e2e-uefi1", first)
     bios = rows["e2e-bios1"]
     assert (bios["status"], bios["stage"], bios["attempts"]) == ("failed", "answer", 2), bios
-    assert "/installer/e2e-bios1/install.conf" in bios["reason"] and "403" in bios["reason"], bios["reason"]
-    assert len([line for line in all_nodes(lab_dir, first, "/installer/e2e-bios1/install.conf") if line[3] == "403"]) == 2
+    assert "/installer/e2e-bios1/install.conf" in bios["reason"] and "404" in bios["reason"], bios["reason"]
+    assert len([line for line in all_nodes(lab_dir, first, "/installer/e2e-bios1/install.conf") if line[3] == "404"]) == 2
     assert report["summary"]["installed"] == 1
     forged = report["forged_callbacks"]
     assert sorted(entry["machine"] for entry in forged) == ["e2e-uefi1", "e2e-uefi1"], forged
