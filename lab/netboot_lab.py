@@ -462,17 +462,18 @@ class Lab:
                 "-display", "none", "-monitor", "none", "-nodefaults", "-no-user-config",
                 "-chardev", "file,id=s0,append=on,path=" + os.path.join(mdir, "serial.log"), "-serial", "chardev:s0",
                 "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % self.tap(index),
-                # Network first, then the disk: the machine's boot script says which (installer or local disk).
+                # The disk first, as on an installed server: a blank one does not boot and the firmware goes on
+                # to the network; the BMC's "next boot: network" puts the NIC first (chassis_control.py).
                 "-drive", "if=none,id=d0,format=raw,file=" + os.path.join(mdir, "disk.img"),
-                "-device", "virtio-blk-pci,drive=d0,bootindex=2"]
+                "-device", "virtio-blk-pci,drive=d0,bootindex=1"]
         if machine.firmware == "bios":
             # SeaBIOS + the NIC's own iPXE ROM (qemu's efi-e1000.rom): its DHCP is already iPXE's.
-            return argv + ["-m", "256", "-device", "e1000,netdev=n0,mac=%s,bootindex=1" % machine.mac]
+            return argv + ["-m", "256", "-device", "e1000,netdev=n0,mac=%s,bootindex=2" % machine.mac]
         # OVMF with no NIC ROM: the firmware's own network stack boots, as on real hardware. 512 MB: GRUB's
         # EFI loader ran out of memory at 256 MB booting the installed disk.
         argv += ["-m", "512", "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
                  "-drive", "if=pflash,format=raw,file=" + os.path.join(mdir, "OVMF_VARS.fd"),
-                 "-device", "virtio-net-pci,netdev=n0,mac=%s,romfile=,bootindex=1" % machine.mac]
+                 "-device", "virtio-net-pci,netdev=n0,mac=%s,romfile=,bootindex=2" % machine.mac]
         if network.ipv4 is None:
             argv += ["-fw_cfg", "name=opt/org.tianocore/IPv4Support,string=no"]
         if machine.firmware == "uefi-http":

@@ -138,9 +138,9 @@ def advance(record, seen, refused, now, policy):
 
 
 def _retry_or_fail(record, stage, reason, now, policy):
-    record["history"].append({"time": now, "state": "failed", "attempt": record["attempt"],
-                              "detail": "%s: %s" % (LABELS[stage], reason)})
     if record["attempt"] <= policy.retries:
+        record["history"].append({"time": now, "state": "failed", "attempt": record["attempt"],
+                                  "detail": "%s: %s" % (LABELS[stage], reason)})
         if stage == "booted":  # installed: it keeps booting its disk, only the power cycle is retried
             record["attempt"] += 1
             record["attempt_started"] = now
