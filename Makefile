@@ -17,8 +17,9 @@ LAB_PREFIX ?= nbl
 setup:
 	@NETBOOT_FLEET_VENV=$(VENV) NETBOOT_FLEET_STATE=$(STATE) bash scripts/setup.sh
 
+# The lab's machine states and callback key live with the lab: lab-down wipes them with the VMs' disks.
 bringup: lab-up
-	ansible-playbook -i inventory/ playbooks/bringup.yml
+	ansible-playbook -i inventory/ playbooks/bringup.yml -e netboot_state_dir=$(STATE)/lab-$(LAB_PREFIX)/controller
 	@echo "The lab's DHCP node metrics (URLs above) are reached through its rack switch:" \
 	  "ip netns exec $(LAB_PREFIX)-tor curl -s <url>"
 
@@ -26,7 +27,7 @@ lab-up: setup
 	python lab/netboot_lab.py up --sot inventory/sot --prefix $(LAB_PREFIX)
 
 lab-down:
-	python lab/netboot_lab.py down --prefix $(LAB_PREFIX)
+	python lab/netboot_lab.py down --prefix $(LAB_PREFIX) --wipe-disks
 
 test: setup lint sanity unit integration molecule e2e install-test ee versions docs-lint
 

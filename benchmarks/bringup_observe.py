@@ -4,7 +4,7 @@
 Synthesises the logs a DHCP node holds after N machines booted (4 nginx lines each in the pxe_server
 role's netboot_fleet format, one TFTP line, two Kea lease rows), then times, in one run:
 
-  observe    boot_events: http_events + tftp_events + lease_events + first_and_last_events (one wait round on one node)
+  observe    boot_events: http_events + tftp_events + lease_events + first_events (one wait round on one node)
   baseline   reading the same lines and splitting each on spaces (the floor of any log parser)
   report     bringup_report.build + to_json + to_html for N machines
   baseline   json.dumps of the report's input events (the floor of writing what was observed)
@@ -67,7 +67,7 @@ def main():
         events = boot_events.http_events(http, START)
         events += boot_events.tftp_events(tftp, START)
         events += boot_events.lease_events(leases, 4, START)
-        return boot_events.first_and_last_events(events)
+        return boot_events.first_events(events)
 
     floor_seconds, _split = timed(lambda: [line.split(" ") for line in http] + [message.split(" ") for _at, message in tftp]
                                   + [row.split(",") for row in leases.splitlines()])

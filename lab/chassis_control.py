@@ -92,8 +92,8 @@ class Machine:
             return "default"
 
     def boot_order(self, argv):
-        """The VM boots its NIC first (bootindex=1, the disk 2), unless the BMC's boot device says disk."""
-        if self.boot_device() not in ("disk", "hd"):
+        """The VM boots its disk first (bootindex=1, the NIC 2), unless the BMC's boot device says network."""
+        if self.boot_device() not in ("pxe", "network"):
             return argv
         swap = {"bootindex=1": "bootindex=2", "bootindex=2": "bootindex=1"}
         return [",".join(swap.get(part, part) for part in arg.split(",")) for arg in argv]

@@ -470,17 +470,18 @@ class Lab:
                 "-display", "none", "-monitor", "none", "-nodefaults", "-no-user-config",
                 "-chardev", console, "-serial", "chardev:console",
                 "-netdev", "tap,id=n0,fd={tap_fd}",
-                # Network first, then the disk: the machine's boot script says which (installer or local disk).
+                # The disk first, as on an installed server: a blank one does not boot and the firmware goes on
+                # to the network; the BMC's "next boot: network" puts the NIC first (chassis_control.py).
                 "-drive", "if=none,id=d0,format=raw,file=" + os.path.join(mdir, "disk.img"),
-                "-device", "virtio-blk-pci,drive=d0,bootindex=2"]
+                "-device", "virtio-blk-pci,drive=d0,bootindex=1"]
         if machine.firmware == "bios":
             # SeaBIOS + the NIC's own iPXE ROM (qemu's efi-e1000.rom): its DHCP is already iPXE's.
-            return argv + ["-m", "256", "-device", "e1000,netdev=n0,mac=%s,bootindex=1" % machine.mac]
+            return argv + ["-m", "256", "-device", "e1000,netdev=n0,mac=%s,bootindex=2" % machine.mac]
         # OVMF with no NIC ROM: the firmware's own network stack boots, as on real hardware. 512 MB: GRUB's
         # EFI loader ran out of memory at 256 MB booting the installed disk.
         argv += ["-m", "512", "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
                  "-drive", "if=pflash,format=raw,file=" + os.path.join(mdir, "OVMF_VARS.fd"),
-                 "-device", "virtio-net-pci,netdev=n0,mac=%s,romfile=,bootindex=1" % machine.mac]
+                 "-device", "virtio-net-pci,netdev=n0,mac=%s,romfile=,bootindex=2" % machine.mac]
         if network.ipv4 is None:
             argv += ["-fw_cfg", "name=opt/org.tianocore/IPv4Support,string=no"]
         if machine.firmware == "uefi-http":
@@ -560,6 +561,8 @@ class Lab:
                 self.state["containers"].remove(name)
                 self.save()
                 progress("removed container %s" % name)
+        if wipe_disks:  # blank disks: the controller's machine states of this lab would lie
+            shutil.rmtree(os.path.join(self.dir, "controller"), ignore_errors=True)
         for name in list(self.state["namespaces"]):
             run(["ip", "netns", "delete", name], check=False, capture=True)
             self.state["namespaces"].remove(name)
@@ -601,7 +604,8 @@ def main(argv=None):
     parser.add_argument("--bmc-vars", help="YAML with netboot_bmc_username/password (default: <sot>/../group_vars/all/bmc.yml)")
     parser.add_argument("--prefix", default="nbl", help="name prefix of namespaces, containers and the state dir")
     parser.add_argument("--wipe-disks", action="store_true",
-                        help="down: also remove the VMs' disks (the next up gives them blank ones)")
+                        help="down: also remove the VMs' disks (the next up gives them blank ones) and the machine "
+                             "states of <state dir>/controller (make bringup's netboot_state_dir)")
     args = parser.parse_args(argv)
     lab = Lab(args.prefix, args.sot if args.action == "up" else None, args.bmc_vars)
     try:

@@ -16,9 +16,9 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.netboot.fleet.plugins.module_utils.bmc import console
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import consoles
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
+from ansible_collections.netboot.fleet.plugins.module_utils.bringup import store
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import telemetry
 from ansible_collections.netboot.fleet.plugins.module_utils.safe_dir import ensure_dir
-from ansible_collections.netboot.fleet.plugins.module_utils.bringup import store
 from ansible_collections.netboot.fleet.plugins.plugin_utils import machine_state
 from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
 

@@ -25,7 +25,7 @@ from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import Lo
 
 class ActionModule(SotAction):
     MODULE = "netboot.fleet.pxe_assets"
-    ACTION_ARGS = dict(template_dir=dict(type="path"), ssh_authorized_keys=dict(type="list", elements="str"),
+    ACTION_ARGS = dict(template_dir=dict(type="path"), ssh_authorized_keys=dict(type="list", elements="str", no_log=False),
                        **machine_state.STATE_DIR_ARG)
 
     def payload(self, fleet, args, module_args, task_vars):

@@ -210,7 +210,7 @@ def main():
                 read("lease%d" % family, part, lambda part=part, family=family: boot_events.lease_events(
                     read_text(part), family, since))
 
-    first = boot_events.first_and_last_events(events)
+    first = boot_events.first_events(events)
     module.exit_json(changed=False, events=first, scripts_fetched=boot_events.scripts_fetched(first), sources=sources)
 
 

@@ -57,12 +57,8 @@ options:
     description: Power cycles after a failed attempt, per machine and run.
     type: int
     default: 2
-  state_dir:
-    description:
-      - Directory on the controller with the machine-state files and the callback key.
-      - Default - the inventory variable C(netboot_state_dir), else C(~/.local/state/netboot.fleet).
-    type: path
 extends_documentation_fragment:
+  - netboot.fleet.state_dir
   - netboot.fleet.sot
   - netboot.fleet.attributes
   - ansible.builtin.action_common_attributes

@@ -69,11 +69,6 @@ options:
         disk), its attempts and its final state; the summary says how many machines are installed.
     type: dict
     default: {}
-  state_dir:
-    description:
-      - Directory on the controller with the machine-state files.
-      - Default - the inventory variable C(netboot_state_dir), else C(~/.local/state/netboot.fleet).
-    type: path
   dest:
     description: Directory of the reports on the controller (created if missing).
     type: path
@@ -103,6 +98,7 @@ options:
     type: int
     default: 2000
 extends_documentation_fragment:
+  - netboot.fleet.state_dir
   - netboot.fleet.sot
   - netboot.fleet.attributes
   - ansible.builtin.action_common_attributes

@@ -39,12 +39,8 @@ options:
     description: Why, recorded in each changed machine's history.
     type: str
     default: set by hand
-  state_dir:
-    description:
-      - Directory on the controller with the machine-state files and the callback key.
-      - Default - the inventory variable C(netboot_state_dir), else C(~/.local/state/netboot.fleet).
-    type: path
 extends_documentation_fragment:
+  - netboot.fleet.state_dir
   - netboot.fleet.sot
   - netboot.fleet.attributes
   - ansible.builtin.action_common_attributes

@@ -79,11 +79,6 @@ options:
       - Default - the inventory variable C(netboot_ssh_authorized_keys), else none.
     type: list
     elements: str
-  state_dir:
-    description:
-      - Directory on the controller with the machine-state store and the callback key.
-      - Default - the inventory variable C(netboot_state_dir), else C(~/.local/state/netboot.fleet).
-    type: path
   sot_label:
     description: Controller path shown in error messages instead of the node's temporary copy. Set by the action plugin.
     type: str
@@ -122,6 +117,7 @@ options:
     type: int
     default: 20
 extends_documentation_fragment:
+  - netboot.fleet.state_dir
   - netboot.fleet.sot
   - netboot.fleet.attributes.node
   - ansible.builtin.action_common_attributes
@@ -237,7 +233,7 @@ def main():
             sot_label=dict(type="str"),
             callback_key=dict(type="str", no_log=True),
             local_boot=dict(type="list", elements="str", default=[]),
-            ssh_authorized_keys=dict(type="list", elements="str"),
+            ssh_authorized_keys=dict(type="list", elements="str", no_log=False),  # public keys
             state_dir=dict(type="path"),
             tftp_root=dict(type="path", default="/srv/tftp"),
             http_root=dict(type="path", default="/srv/netboot-http"),

@@ -80,7 +80,6 @@ def e2e_lab():
     # Leftovers of an interrupted run, recorded in the state dir; blank disks and no machine states:
     # every machine starts uninstalled.
     lab_command("down", "--wipe-disks")
-    shutil.rmtree(os.path.join(LAB_DIR, "controller"), ignore_errors=True)
     up = lab_command("up", "--sot", os.path.join(INVENTORY, "sot"))
     print(up.stdout)
     assert up.returncode == 0, "lab up failed:\n%s\n%s" % (up.stdout, up.stderr)

@@ -21,8 +21,9 @@ boot_events module reads the files). Every event is a plain dict:
 
 An HTTP event whose answer was cut short (the log's c= field empty) has "complete": False.
 
-Only the first event of each (kind, key, success) since `since` is kept: polls stay small at
-100,000 machines, and a machine that first got a 404 and later its script shows both.
+Only the first and the last event of each (kind, key, success) since `since` are kept: polls stay small
+at 100,000 machines, a machine that first got a 404 and later its script shows both, and a retried
+machine's new attempt shows its steps again.
 """
 
 from __future__ import annotations
@@ -222,14 +223,14 @@ def lease_events(text, family, since):
     return events
 
 
-def first_and_last_events(events):
-    """The earliest and the latest event of each (kind, key, success), and of each leased address, sorted by
-    time, kind and key.
+def first_events(events):
+    """The earliest and the latest event of each (kind, key, success), of each leased address, fetched file and
+    callback, sorted by time, kind and key.
 
     Every address a machine leased is kept: its firmware and its iPXE are different DHCP clients, and a
     firmware without a stored DUID comes back as a new one, so the boot loader may be fetched from an
-    address of a later lease than the first. The latest is kept too: a machine retried by a power cycle
-    does each step again, and its new attempt is judged on the events after its new power command.
+    address of a later lease than the first. The latest shows a step again after a retry (a new attempt
+    looks at the events since it started).
     """
     first, last = {}, {}
     for event in events:
@@ -240,7 +241,7 @@ def first_and_last_events(events):
         slot = (kind, event["key"], succeeded(event), extra)
         if slot not in first or event["time"] < first[slot]["time"]:
             first[slot] = event
-        if slot not in last or event["time"] >= last[slot]["time"]:
+        if slot not in last or event["time"] > last[slot]["time"]:
             last[slot] = event
     kept = list(first.values()) + [event for slot, event in last.items() if event is not first[slot]]
     return sorted(kept, key=lambda event: (event["time"], event["kind"], event["key"], str(event["status"])))

@@ -41,6 +41,9 @@ TIMEOUT_OF = {"dhcp": "lease", "loader": "script", "script": "script", "kernel":
 # writes its disk in well under a minute.
 DEFAULT_TIMEOUTS = {"lease": 120, "script": 120, "answer": 240, "installed": 1800, "booted": 300}
 HISTORY_LIMIT = 60
+# A refused or cut-short fetch fails the attempt when no success of that step followed within this long:
+# iPXE and the installers retry some fetches themselves.
+REFUSAL_GRACE = 15
 
 
 class Policy:
@@ -121,7 +124,8 @@ def advance(record, seen, refused, now, policy):
     if reached == "booted":
         return record, None
     later = PROGRESS[PROGRESS.index(reached) + 1:]
-    refusal = next(((step, refused[step]) for step in later if step in refused and step not in seen), None)
+    refusal = next(((step, refused[step]) for step in later
+                    if step in refused and step not in seen and now - refused[step][0] >= REFUSAL_GRACE), None)
     if refusal:
         step, (when, detail) = refusal
         return _retry_or_fail(record, step, detail, now, policy)
@@ -134,9 +138,9 @@ def advance(record, seen, refused, now, policy):
 
 
 def _retry_or_fail(record, stage, reason, now, policy):
-    record["history"].append({"time": now, "state": "failed", "attempt": record["attempt"],
-                              "detail": "%s: %s" % (LABELS[stage], reason)})
     if record["attempt"] <= policy.retries:
+        record["history"].append({"time": now, "state": "failed", "attempt": record["attempt"],
+                                  "detail": "%s: %s" % (LABELS[stage], reason)})
         if stage == "booted":  # installed: it keeps booting its disk, only the power cycle is retried
             record["attempt"] += 1
             record["attempt_started"] = now

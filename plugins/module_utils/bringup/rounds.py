@@ -35,10 +35,7 @@ def start_run(records, machines, run, power, now):
 
 
 def advance_all(records, machines, profiles, run, observations, now, policy, key):
-    """Advance every machine of this run. Returns {"retry", "boot_local", "pending", "failed_machines", "forged"}.
-
-    Not "failed": a task result with a true "failed" is a failed task for Ansible.
-    """
+    """Advance every machine of this run. Returns {"retry", "boot_local", "pending", "failed_machines", "forged"}."""
     index = timeline.Index([normalise_observation(result) for result in observations])
     actions = {"retry": [], "boot_local": [], "pending": [], "failed_machines": [], "forged": []}
     for machine in machines:

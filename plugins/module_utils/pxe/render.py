@@ -406,6 +406,12 @@ class Renderer:
                 packages=list(profile.packages), cmdline=profile.cmdline, http_url=base,
                 kernel_url=asset_url(base, profile.kernel), initrd_url=asset_url(base, profile.initrd))
             values["image_url"] = "%s/%s" % (values["kernel_url"].rpartition("/")[0], layout.MINIMAL_IMAGE)
+            # The package mirror (None: each installer's default) and proxy of the profile; preseed wants the
+            # mirror as protocol, host and directory.
+            mirror = urlsplit(profile.mirror) if profile.mirror else None
+            values.update(mirror=profile.mirror, proxy=profile.proxy, mirror_scheme=mirror.scheme if mirror else None,
+                          mirror_host=mirror.netloc if mirror else None,
+                          mirror_directory=(mirror.path or "/") if mirror else None)
             if "grub" in self.loaders:
                 try:
                     values.update(kernel_grub=grub_path(values["kernel_url"]),

@@ -37,6 +37,9 @@ DOTTED_RE = re.compile(r"^[0-9.]+\Z")
 ASSET_RE = re.compile(r"(https?://[^/?#]+/[%s]*|(?![/%%-])(?!.*://)[%s]+)\Z" % (WORD_CHARS, WORD_CHARS))
 # A profile's disk: a device path as installers take it (by-id and by-path names hold ':' and '+').
 DISK_RE = re.compile(r"/dev/[A-Za-z0-9/_.:+-]{1,200}\Z")
+# A profile's package mirror and proxy: a plain http(s) URL (answer files split the mirror into host and path).
+MIRROR_RE = re.compile(r"https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._~%/+-]{0,200})?\Z")
+PROXY_RE = re.compile(r"http://([A-Za-z0-9._~%-]{1,64}@)?[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/?\Z")
 # Free text (a profile's cmdline, a label's value) is written into boot scripts and host variables: bounded.
 FREE_TEXT_MAX = 1024
 # An echoed value is cut to this many characters: a report names the value, it does not copy it.
@@ -71,7 +74,7 @@ FIELDS = {
     "subnet": {"prefix": (str, True), "gateway": (str, True), "pool": (str, False)},
     "profile": {"installer": (str, True), "kernel": (str, True), "initrd": (str, True),
                 "cmdline": (str, False), "disk": (str, False), "packages": (list, False),
-                "template": (str, False)},
+                "template": (str, False), "mirror": (str, False), "proxy": (str, False)},
     "machine": {"name": (str, True), "mac": (str, True), "ipv4": (str, False), "ipv6": (str, False),
                 "duid": (str, False), "network": (str, True), "profile": (str, True),
                 "firmware": (str, True), "bmc": (dict, True), "rack": (str, False),

@@ -111,13 +111,15 @@ class Profile:
     disk: str = "/dev/sda"
     packages: tuple = ()
     template: str | None = None
+    mirror: str | None = None
+    proxy: str | None = None
     source: str = ""
 
     def as_dict(self) -> dict:
         return {
             "name": self.name, "installer": self.installer, "kernel": self.kernel,
             "initrd": self.initrd, "cmdline": self.cmdline, "disk": self.disk,
-            "packages": list(self.packages), "template": self.template,
+            "packages": list(self.packages), "template": self.template, "mirror": self.mirror, "proxy": self.proxy,
         }
 
 

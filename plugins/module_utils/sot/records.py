@@ -14,7 +14,8 @@ except ImportError:  # pragma: no cover - reported by files.read_sources
     pass
 
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.checks import (
-    ASSET_RE, BMC_SPECIAL_ALLOWED, CANONICAL_MAC_RE, DISK_RE, DOTTED_RE, DUID_RE, FREE_TEXT_MAX, LABEL_KEY_RE, PACKAGE_RE,
+    ASSET_RE, BMC_SPECIAL_ALLOWED, CANONICAL_MAC_RE, DISK_RE, DOTTED_RE, DUID_RE, FREE_TEXT_MAX, LABEL_KEY_RE, MIRROR_RE,
+    PACKAGE_RE, PROXY_RE,
     ZERO_MAC, Checker, describe, inside, not_a_host_of, parse_ip, reserved_hosts, shown, text_of)
 from ansible_collections.netboot.fleet.plugins.module_utils.pxe.escape import BOOT_ARGS_UNSAFE_RE, LINE_BREAK_RE
 from ansible_collections.netboot.fleet.plugins.module_utils.sot.model import (
@@ -176,6 +177,10 @@ def build_profile(name, raw, where, problems):
     cmdline = raw.get("cmdline")
     if type(cmdline) is str and BOOT_ARGS_UNSAFE_RE.search(cmdline):
         check.fail("cmdline", "%s holds a line break or another control character, '&&', '||' or '${'" % shown(cmdline))
+    for key, pattern, what in (("mirror", MIRROR_RE, "an http(s):// URL of a package mirror"),
+                               ("proxy", PROXY_RE, "an http:// URL of a proxy (host[:port])")):
+        if type(raw.get(key)) is str and not pattern.match(raw[key]):
+            check.fail(key, "%s is not %s" % (shown(raw[key]), what))
     disk = raw.get("disk")
     if type(disk) is str and not DISK_RE.match(disk):
         check.fail("disk", "%s is not a device path (/dev/ then letters, digits, '/', '_', '.', ':', '+', '-')"
@@ -184,7 +189,8 @@ def build_profile(name, raw, where, problems):
         return None
     return Profile(name=name, installer=raw["installer"], kernel=raw["kernel"], initrd=raw["initrd"],
                    cmdline=raw.get("cmdline") or "", disk=raw.get("disk") or "/dev/sda",
-                   packages=tuple(packages), template=raw.get("template"), source=where.source)
+                   packages=tuple(packages), template=raw.get("template"), mirror=raw.get("mirror"),
+                   proxy=raw.get("proxy"), source=where.source)
 
 
 def _mac(value, check):

@@ -50,6 +50,6 @@ def node_result(node, http=(), journal=None, leases4=None, leases6=None):
         events += boot_events.lease_events(data(leases4), 4, SINCE)
     if leases6:
         events += boot_events.lease_events(data(leases6), 6, SINCE)
-    first = boot_events.first_and_last_events(events)
+    first = boot_events.first_events(events)
     return {"item": node, "changed": False, "events": first, "scripts_fetched": boot_events.scripts_fetched(first),
             "sources": [{"source": "http", "path": "/var/log/nginx/netboot-pxe.log", "events": len(first)}]}

@@ -111,18 +111,18 @@ def test_lease_times_are_whole_seconds():
     assert len(boot_events.lease_events(text, 4, SINCE + 0.7)) == 1
 
 
-def test_first_and_last_events_keep_first_and_last_success_and_failure():
+def test_first_events_keep_first_success_and_first_failure():
     events = boot_events.http_events(data("dhcp-a1/netboot-pxe.log").splitlines(), SINCE)
     events += boot_events.http_events(['1795705225.000 198.51.100.12 "GET /ipxe/52:54:00:12:00:03.ipxe HTTP/1.1" 200 1 "iPXE"'], SINCE)
-    first = boot_events.first_and_last_events(list(reversed(events)))
+    first = boot_events.first_events(list(reversed(events)))
     scripts = [(event["key"], event["status"], event["time"]) for event in first if event["kind"] == "script"]
-    # 12:00:03 was refused twice (the first and the last refusal are kept), then served.
+    # The first and the last of each (kind, key, success): the 404s at 220.3 and 221.0, one success.
     assert scripts == [("52:54:00:12:00:01", 200, 1795705213.317), ("52:54:00:12:00:03", 404, 1795705220.3),
                        ("52:54:00:12:00:03", 404, 1795705221.0), ("52:54:00:12:00:03", 200, 1795705225.0)]
     assert boot_events.scripts_fetched(first) == ["52:54:00:12:00:01", "52:54:00:12:00:03"]
 
 
-def test_first_and_last_events_keep_every_leased_address():
+def test_first_events_keep_every_leased_address():
     """The firmware's second lease (another IAID) fetched the loader: its address must survive."""
     header = "address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev," \
              "hostname,hwaddr,state,user_context,hwtype,hwaddr_source\n"
@@ -131,6 +131,6 @@ def test_first_and_last_events_keep_every_leased_address():
             "2001:db8:13::1437,%s,3600,%d,1,3000,0,321248603,128,0,0,v6-worker1,52:54:00:13:00:01,0,,1,2" % (duid, SINCE + 3618),
             "2001:db8:13::142d,%s,3600,%d,1,3000,0,3141948922,128,0,0,v6-worker1,52:54:00:13:00:01,0,,1,2" % (duid, SINCE + 3640)]
     events = boot_events.lease_events(header + "\n".join(rows) + "\n", 6, SINCE)
-    leased = [(event["client"], event["time"]) for event in boot_events.first_and_last_events(events)]
-    # ...and the latest lease of an address: a machine's next attempt leases again.
+    leased = [(event["client"], event["time"]) for event in boot_events.first_events(events)]
+    # Each address's first and last lease: a retried attempt sees its renewed lease.
     assert leased == [("2001:db8:13::142d", SINCE + 11), ("2001:db8:13::1437", SINCE + 18), ("2001:db8:13::142d", SINCE + 40)]

@@ -61,13 +61,15 @@ def test_a_refused_fetch_fails_the_attempt_at_once_and_the_budget_bounds_the_ret
     refused = {"answer": (T0 + 31, "GET /installer/m1/install.conf answered HTTP 404 by dhcp-a1")}
     seen = {"dhcp": (T0 + 1, ""), "script": (T0 + 2, ""), "kernel": (T0 + 10, "")}
     actions = []
-    now = T0 + 32
+    record, action = lifecycle.advance(record, seen, refused, T0 + 32, policy)
+    assert action is None  # iPXE and installers retry some fetches: a grace before the refusal counts
+    now = T0 + 31 + lifecycle.REFUSAL_GRACE
     for _attempt in range(3):
         record, action = lifecycle.advance(record, seen, refused, now, policy)
         actions.append((action, record["state"], record["attempt"]))
         now += 40
         seen = {key: (now - 35 + index, "") for index, key in enumerate(("dhcp", "script", "kernel"))}
-        refused = {"answer": (now - 5, "GET /installer/m1/install.conf answered HTTP 404 by dhcp-a2")}
+        refused = {"answer": (now - 20, "GET /installer/m1/install.conf answered HTTP 404 by dhcp-a2")}
     assert actions == [("retry", "power", 2), ("retry", "power", 3), ("failed", "failed", 3)]
     assert (record["stage"], record["reason"]) == ("answer", "GET /installer/m1/install.conf answered HTTP 404 by dhcp-a2")
     # A retry restarts the clock and the steps: the new attempt starts at the retry's time.

@@ -20,7 +20,7 @@ def line(offset, client, path, status=200, complete=True):
 
 
 def observation(node, lines):
-    return {"item": node, "events": events.first_and_last_events(events.http_events(lines, T0 - 1))}
+    return {"item": node, "events": events.first_events(events.http_events(lines, T0 - 1))}
 
 
 def install_lines(token, answer_status=200, image_complete=True):
@@ -70,6 +70,8 @@ def test_an_answer_file_404_is_retried_then_failed_with_the_url():
     token = callback.token(KEY, "m1", MACHINE["mac"])
     records = {}
     actions = one_round(records, [observation("dhcp-a1", install_lines(token, answer_status=404)[:4])], T0 + 31, retries=0)
+    assert actions["failed_machines"] == ["m2"]  # within the grace: the installer may fetch again
+    actions = one_round(records, [observation("dhcp-a1", install_lines(token, answer_status=404)[:4])], T0 + 46, retries=0)
     assert actions["failed_machines"] == ["m1", "m2"]
     assert records["m1"]["stage"] == "answer"
     assert records["m1"]["reason"] == "GET /installer/m1/install.conf answered HTTP 404 by dhcp-a1"
@@ -78,7 +80,19 @@ def test_an_answer_file_404_is_retried_then_failed_with_the_url():
 def test_an_image_cut_short_is_the_installing_step_failing():
     token = callback.token(KEY, "m1", MACHINE["mac"])
     records = {}
-    actions = one_round(records, [observation("dhcp-a1", install_lines(token, image_complete=False)[:5])], T0 + 32)
+    actions = one_round(records, [observation("dhcp-a1", install_lines(token, image_complete=False)[:5])], T0 + 47)
     assert actions["retry"] == ["m1"]
     assert records["m1"]["attempt"] == 2 and records["m1"]["state"] == "power"
     assert "GET /minimal/disk.img.gz was cut short (dhcp-a1)" in records["m1"]["history"][-2]["detail"]
+
+
+def test_a_retried_attempt_sees_its_own_lease_and_script_again():
+    token = callback.token(KEY, "m1", MACHINE["mac"])
+    records = {}
+    first = install_lines(token, answer_status=404)[:4]
+    again = [line(100, "198.51.100.20", "ipxe/52:54:00:aa:00:01.ipxe"), line(101, "198.51.100.20", "minimal/linux")]
+    one_round(records, [observation("dhcp-a1", first)], T0 + 50)
+    assert records["m1"]["attempt"] == 2
+    actions = one_round(records, [observation("dhcp-a1", first + again)], T0 + 102)
+    assert records["m1"]["state"] == "kernel" and actions["pending"] == ["m1"]
+    assert [entry["time"] for entry in records["m1"]["history"] if entry["state"] == "script"] == [T0 + 5, T0 + 100]

@@ -73,3 +73,28 @@ def test_cloud_config_schema():
     assert_accepts_then_rejects(checkers.cloud_config, text, broken, "disable_root")
     ok, message = checkers.cloud_config("#cloud-config\nautoinstall: {version: 1\n")
     assert not ok and "YAML" in message, message
+
+
+def test_answer_files_with_callbacks_keys_and_local_boot_pass_their_checkers():
+    """What the bring-up renders (each machine's callback token, the inventory's SSH keys, installed machines'
+    local-boot configs) still passes each installer's and loader's own checker."""
+    import sys
+    sys.path.insert(0, os.path.join(UNIT, "pxe"))
+    from pxe_testlib import ALL_KINDS_SOT  # pylint: disable=import-outside-toplevel
+    from ansible_collections.netboot.fleet.plugins.module_utils.pxe import render as pxe  # pylint: disable=import-outside-toplevel
+    from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # pylint: disable=import-outside-toplevel
+    keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq7cT6rX6Xx0f4dQmS0mTS1dTJ8yq1n3wJd0oWbq3xY ops@example.net"]
+    fleet = sot.load(ALL_KINDS_SOT)
+    templates = pxe.Templates(pxe.read_templates())
+    for local_boot in (set(), {machine.name for machine in fleet.machines}):
+        tree = pxe.Renderer(fleet, templates, callback_key="5a" * 32, ssh_keys=keys, local_boot=local_boot).render_all()
+        for (_root, path), data in sorted(tree.items()):
+            text = data.decode("utf-8")
+            check = {"ks.cfg": checkers.kickstart, "preseed.cfg": checkers.preseed, "user-data": checkers.cloud_config}.get(
+                path.rpartition("/")[2]) or (checkers.grub_script if path.startswith("grub/") else None)
+            if check is None:
+                continue
+            ok, message = check(text)
+            assert ok, (path, message)
+            if not path.startswith("grub/"):
+                assert "/callback/" in text and keys[0] in text, path

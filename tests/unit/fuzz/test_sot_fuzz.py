@@ -29,7 +29,8 @@ from ansible_collections.netboot.fleet.plugins.module_utils.pxe import layout, r
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")
-EMBEDDED = os.path.join(REPO, "inventory", "sot")
+# Every firmware and installer kind (the embedded SoT's machines all use the lab's minimal installer).
+EMBEDDED = os.path.join(REPO, "tests", "unit", "pxe", "data", "all-kinds-sot")
 EXAMPLES = int(os.environ.get("NBF_FUZZ_EXAMPLES", "500"))
 # A report line is bounded: its file path, record, field and a message whose echoed value is cut.
 PROBLEM_MAX = 600

@@ -217,7 +217,7 @@ def test_installed_machines_boot_their_disk_with_every_loader(fleet, templates):
     renderer = pxe.Renderer(fleet, templates, callback_key=KEY, local_boot={"img-server1", "img-server2"})
     tree = renderer.render_all()
     bios = tree[("http", "ipxe/52:54:00:12:00:01.ipxe")].decode()
-    assert "sanboot --no-describe --drive 0x80" in bios and "\nexit 0\n" in bios and "kernel " not in bios
+    assert "sanboot --no-describe --drive 0x80" in bios and "\nexit 1\n" in bios and "kernel " not in bios
     assert "LOCALBOOT 0" in tree[("tftp", "pxelinux.cfg/01-52-54-00-12-00-01")].decode()
     grub = tree[("tftp", "grub/grub.cfg-01-52-54-00-12-00-02")].decode()
     assert "exit" in grub and "linux " not in grub
