@@ -40,7 +40,7 @@ def test_embedded_default_groups():
     assert sorted(data["machines"]["children"]) == ["rack12", "rack13"]
     assert sorted(data["rack12"]["hosts"]) == ["img-server1", "img-server2", "web1"]
     assert data["rack13"]["hosts"] == ["v6-worker1"]
-    assert sorted(data["profile_debian12"]["hosts"]) == ["img-server1", "v6-worker1"]
+    assert sorted(data["profile_minimal"]["hosts"]) == ["img-server1", "img-server2", "v6-worker1", "web1"]
     assert sorted(data["rack_r12"]["hosts"]) == ["img-server1", "img-server2", "web1"]
     hostvars = data["_meta"]["hostvars"]
     assert hostvars["v6-worker1"]["ansible_host"] == "2001:db8:13::10"

@@ -18,8 +18,11 @@ import role_template
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir, os.pardir))
 
-EMBEDDED_SOT = os.path.join(REPO, "inventory", "sot")
-PXE_IPV4 = "203.0.113.53"            # fabric.anycast.ipv4 of the embedded SoT (the PXE service)
+# The embedded SoT's fabric with one machine per real installer kind (preseed, kickstart, autoinstall; the
+# embedded SoT's own machines all use the lab's minimal installer, which the unit tests cover).
+EMBEDDED_SOT = os.path.join(REPO, "tests", "unit", "pxe", "data", "all-kinds-sot")
+LEFT_OUT_PROFILES = ("minimal",)
+PXE_IPV4 = "203.0.113.53"            # fabric.anycast.ipv4 of that SoT (the PXE service)
 PXE_IPV6 = "2001:db8:53::53"
 BOOT_LOADERS = {                     # what the pxe_server role places in the TFTP root
     "undionly.kpxe": "/usr/lib/ipxe/undionly.kpxe",
@@ -69,6 +72,12 @@ class PxeLab:
         self.netns = "nbp-%d" % os.getpid()
         self.sot_path = os.path.join(self.work, "sot")
         shutil.copytree(EMBEDDED_SOT, self.sot_path)
+        machines_file = os.path.join(self.sot_path, "machines.yml")
+        with open(machines_file) as handle:
+            blocks = handle.read().split("\n  - name: ")  # as written (the tests edit the text the same way)
+        with open(machines_file, "w") as handle:
+            handle.write("\n  - name: ".join(block for block in blocks
+                                              if not any("profile: %s\n" % p in block for p in LEFT_OUT_PROFILES)))
         self.tftp_root = os.path.join(self.work, "tftp")
         self.http_root = os.path.join(self.work, "http")
         for root in (self.tftp_root, self.http_root):
