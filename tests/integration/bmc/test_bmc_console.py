@@ -100,7 +100,9 @@ def uefi_machine_fixture(tmp_path):
     console_port = bmc_lab.free_port(bmc_lab.socket.SOCK_STREAM)
     argv = ["qemu-system-x86_64", "-name", "console-test", "-accel", "tcg", "-smp", "1", "-m", "256",
             "-display", "none", "-monitor", "none", "-nodefaults", "-no-user-config",
-            "-chardev", "socket,id=console,host=127.0.0.1,port=%d,server=on,wait=off,logfile=%s"
+            # wait=on: the VM starts once the BMC's Serial-over-LAN is connected, so that no line is printed
+            # before the recording can see it (how soon ipmi_sim connects depends on the machine's load).
+            "-chardev", "socket,id=console,host=127.0.0.1,port=%d,server=on,wait=on,logfile=%s"
             % (console_port, machine / "serial.log"), "-serial", "chardev:console",
             "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
             "-drive", "if=pflash,format=raw,file=%s" % (machine / "OVMF_VARS.fd"),

@@ -115,12 +115,13 @@ def test_embedded_sot_exports_back_to_the_same_renders(netbox, sot_dir, tmp_path
     # Again: nothing changes. In check mode after a hand edit: the diff shows it, the file stays as edited.
     _result, answer = playbook(tmp_path, netbox, {"url": netbox.url, "dest": str(dest), "device_roles": ["server"]})
     assert not answer.get("failed") and not answer["changed"], answer
-    edited = dest.read_text().replace("profile: rocky9", "profile: debian12")
+    edited = dest.read_text().replace("profile: minimal", "profile: debian12", 1)
+    assert edited != dest.read_text()
     dest.write_text(edited)
     result, answer = playbook(tmp_path, netbox, {"url": netbox.url, "dest": str(dest), "device_roles": ["server"]},
                               check=True)
     assert answer["changed"] and not answer.get("failed"), answer
-    assert "-  profile: debian12\n+  profile: rocky9" in result.stdout
+    assert "-  profile: debian12\n+  profile: minimal" in result.stdout
     assert dest.read_text() == edited
 
 
