@@ -76,8 +76,8 @@ class PxeLab:
         with open(machines_file) as handle:
             blocks = handle.read().split("\n  - name: ")  # as written (the tests edit the text the same way)
         with open(machines_file, "w") as handle:
-            handle.write("\n  - name: ".join(block for block in blocks
-                                              if not any("profile: %s\n" % p in block for p in LEFT_OUT_PROFILES)))
+            kept = [block for block in blocks if not any("profile: %s\n" % p in block for p in LEFT_OUT_PROFILES)]
+            handle.write("\n  - name: ".join(kept))
         self.tftp_root = os.path.join(self.work, "tftp")
         self.http_root = os.path.join(self.work, "http")
         for root in (self.tftp_root, self.http_root):
