@@ -301,7 +301,7 @@ class Lab:
     def playbook(self, *args, extra=None, timeout=300):
         variables = {
             "bringup_report_dir": self.path("reports"),
-            "bringup_wait_timeout": 20,
+            "bringup_wait_timeout": 60,  # a refused fetch fails its attempt after a 15 s grace: two attempts
             "bringup_poll_interval": 1,
             "bringup_http_logs": [self.path("nginx", "netboot-pxe.log")],
             "bringup_tftp_journal": False,
