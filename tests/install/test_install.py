@@ -72,7 +72,7 @@ def test_runtime_venv_has_only_the_declared_dependencies(installed):
 
 def test_ansible_doc_for_every_plugin_and_role(installed):
     listed = collection_names(installed.root)
-    assert len(listed["module"]) >= 10 and listed["inventory"] == ["sot"] and len(listed["role"]) >= 4, listed
+    assert len(listed["module"]) >= 10 and listed["inventory"] == ["netbox", "sot"] and len(listed["role"]) >= 4, listed
     for kind, names in listed.items():
         fqcns = ["netboot.fleet.%s" % name for name in names]
         result = installed.run("ansible-doc", "--json", "-t", kind, *fqcns)
