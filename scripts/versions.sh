@@ -22,7 +22,7 @@ if [ "$lowest" = "$newest" ]; then
 fi
 
 # The test runner and what the unit tests import beyond the runtime dependencies, at the development pins.
-test_pins=$(grep -E '^(pytest|pytest-xdist|scapy)==' requirements.txt | sort | paste -sd' ' -)
+test_pins=$(grep -E '^(pytest|pytest-xdist|scapy|hypothesis|jsonschema|prometheus-client|kea-exporter|pykickstart)==' requirements.txt | sort | paste -sd' ' -)
 key=$(printf '%s\n%s\n%s\n' "$lowest" "$test_pins" "$(python3 -VV)" | cat - meta/ee-requirements.txt | sha256sum | cut -c1-16)
 venv=$STATE/versions/core$lowest-$key
 mkdir -p "$STATE/versions"

@@ -146,12 +146,13 @@ def podman(*args):
 def check_observability(report_dir, rows):
     """The consoles recorded through the BMCs' Serial-over-LAN, the events and metrics beside the report,
     and both nodes' exporters."""
-    uefi = rows["e2e-uefi1"]["console"]["lines"]
-    assert any("Start PXE over IPv4" in line or "BdsDxe" in line for line in uefi), uefi[-20:]  # OVMF's own
-    assert any("iPXE initialising devices" in line for line in uefi), uefi[-20:]               # iPXE's own
-    assert "console" in rows["e2e-bios1"]  # recorded (SeaBIOS and the NIC's ROM print on VGA only)
+    assert "console" in rows["e2e-uefi1"] and "console" in rows["e2e-bios1"]
+    # Every recorded line is in the page (the row has only the last ones: the installed system's by now).
     with open(os.path.join(report_dir, "latest.html")) as page:
-        assert "<h2>Consoles</h2>" in page.read()
+        html = page.read()
+    assert "<h2>Consoles</h2>" in html
+    assert "BdsDxe" in html                      # OVMF's own lines
+    assert "iPXE initialising devices" in html   # iPXE's own
     with open(os.path.join(report_dir, "latest.events.jsonl")) as lines:
         events = [json.loads(line) for line in lines]
     assert {(event["machine"], event["step"]) for event in events} >= {(name, "script") for name in MACHINES}
