@@ -2,7 +2,8 @@
 
 Debian's netboot kernel and initrd (debian-installer-12-netboot-amd64) boot under qemu (TCG, 1 GB: the
 installer stops at a low-memory prompt with less) with the kernel arguments the machine's rendered iPXE
-script gives them; qemu's user-mode network reaches a local HTTP server holding the rendered tree. The
+script gives them. qemu's user-mode network is numbered in 192.0.2.0/24 and restricted: the guest reaches
+nothing but the local HTTP server holding the rendered tree, forwarded from 192.0.2.100 to loopback. The
 test passes when the installer itself (user agent debian-installer) fetched that machine's preseed.cfg, answered 200.
 """
 
@@ -25,8 +26,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 SOT = os.path.join(REPO, "tests", "unit", "pxe", "data", "all-kinds-sot")
 DI = "/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64"
-PORT = 18060  # loopback; qemu's user network shows the host's loopback as 10.0.2.2
-TIMEOUT = 300
+PORT = 18060
+# What the guest sees: its user-mode network, and the HTTP server's address on it (forwarded to loopback).
+GUEST_NET = "net=192.0.2.0/24,host=192.0.2.2,dhcpstart=192.0.2.15,dns=192.0.2.3"
+SERVER = "192.0.2.100:%d" % PORT
+TIMEOUT = 480
 
 
 class _Log(http.server.SimpleHTTPRequestHandler):
@@ -42,7 +46,7 @@ def test_the_debian_installer_fetches_its_own_preseed(tmp_path):
     if absent:
         pytest.skip("not installed: %s (debian-installer-12-netboot-amd64, qemu-system-x86)" % ", ".join(absent))
     fleet = sot.load(SOT)
-    renderer = pxe.Renderer(fleet, pxe.Templates(pxe.read_templates()), http_url="http://10.0.2.2:%d" % PORT,
+    renderer = pxe.Renderer(fleet, pxe.Templates(pxe.read_templates()), http_url="http://%s" % SERVER,
                             callback_key="5a" * 32)
     tree = renderer.render_all()
     root = tmp_path / "http"
@@ -52,9 +56,10 @@ def test_the_debian_installer_fetches_its_own_preseed(tmp_path):
     machine = next(machine for machine in fleet.machines if machine.name == "img-server1")
     script = tree[("http", "ipxe/%s.ipxe" % machine.mac)].decode()
     kernel_line = next(line for line in script.splitlines() if line.startswith("kernel "))
-    args = [arg for arg in kernel_line.split()[2:] if arg != "initrd=initrd"]
+    # The restricted network's DHCP offers no name server (a real one does): preseed the one it forwards nowhere.
+    args = [arg for arg in kernel_line.split()[2:] if arg != "initrd=initrd"] + ["netcfg/get_nameservers=192.0.2.3"]
     wanted = "/installer/img-server1/preseed.cfg"
-    assert "url=http://10.0.2.2:%d%s" % (PORT, wanted) in args
+    assert "url=http://%s%s" % (SERVER, wanted) in args
 
     _Log.requests = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), functools.partial(_Log, directory=str(root)))
@@ -64,7 +69,8 @@ def test_the_debian_installer_fetches_its_own_preseed(tmp_path):
     with subprocess.Popen(["qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-smp", "1", "-display", "none",
                            "-nodefaults", "-no-user-config", "-serial", "file:%s" % serial,
                            "-kernel", DI + "/linux", "-initrd", DI + "/initrd.gz", "-append", " ".join(args),
-                           "-netdev", "user,id=n0", "-device", "e1000,netdev=n0,mac=%s" % machine.mac],
+                           "-netdev", "user,id=n0,restrict=on,%s,guestfwd=tcp:%s-tcp:127.0.0.1:%d" % (GUEST_NET, SERVER, PORT),
+                           "-device", "e1000,netdev=n0,mac=%s" % machine.mac],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as qemu:
         try:
             while time.monotonic() - started < TIMEOUT and not any(path == wanted for _t, path, _s, _a in _Log.requests):
