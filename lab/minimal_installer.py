@@ -6,6 +6,7 @@ Files (in <NBF_WORK>/minimal-installer/<digest of the inputs>/, built once):
   linux      the kernel of debian-installer-12-netboot-amd64 (the same the debian12 profile boots)
   initrd.gz  busybox-static + lab/minimal_installer/init + the virtio/e1000 modules of that kernel (from the
              matching linux-image package, `apt-get download`: the installer's initrd carries no disk driver)
+             + dhcpcd (dhcpcd-base, `apt-get download`) for DHCPv6, which busybox-static lacks
   disk.img.gz  what the installer writes to the machine's disk: an MBR (syslinux) and one FAT partition with
              syslinux (BIOS) and a standalone GRUB as EFI/BOOT/BOOTX64.EFI (UEFI), both booting the same
              kernel and initrd in system mode, which calls back "booted" with the identity the installer
@@ -91,24 +92,40 @@ def digest():
     return hasher.hexdigest()[:16]
 
 
-def modules(release, work):
-    """The listed modules of the kernel's own linux-image package (downloaded once into the cache)."""
+def package_tree(package, work):
+    """The files of Debian package `package` (downloaded once into the cache), unpacked in work/<package>."""
     cache = os.path.join(STATE_ROOT, "cache", "debs")
     os.makedirs(cache, exist_ok=True)
-    debs = glob.glob(os.path.join(cache, "linux-image-%s_*.deb" % release))
+    debs = glob.glob(os.path.join(cache, "%s_*.deb" % package))
     if not debs:
-        run(["apt-get", "download", "linux-image-%s" % release], cwd=cache)
-        debs = glob.glob(os.path.join(cache, "linux-image-%s_*.deb" % release))
+        run(["apt-get", "download", package], cwd=cache)
+        debs = glob.glob(os.path.join(cache, "%s_*.deb" % package))
     if not debs:
-        raise BuildError("apt-get download linux-image-%s gave no package" % release)
-    root = os.path.join(work, "deb")
+        raise BuildError("apt-get download %s gave no package" % package)
+    root = os.path.join(work, package)
     run(["dpkg-deb", "-x", sorted(debs)[-1], root])
+    return root
+
+
+def modules(release, work):
+    """The listed modules of the kernel's own linux-image package."""
+    root = package_tree("linux-image-%s" % release, work)
     return [os.path.join(root, "lib", "modules", release, module) for module in MODULES]
+
+
+def add_dhcpv6_client(tree, work):
+    """Debian's dhcpcd as /sbin/dhcpcd (busybox has no DHCPv6 client), with the C library it links."""
+    binary = os.path.join(package_tree("dhcpcd-base", work), "usr", "sbin", "dhcpcd")
+    shutil.copy(binary, os.path.join(tree, "sbin", "dhcpcd"))
+    for library in re.findall(r"(/\S+) \(0x", run(["ldd", binary])):
+        target = os.path.join(tree, library.lstrip("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy(library, target)
 
 
 def build_initrd(release, work, dest):
     tree = os.path.join(work, "initrd")
-    for directory in ("bin", "etc", "lib/modules", "dev"):
+    for directory in ("bin", "sbin", "etc", "lib/modules", "dev"):
         os.makedirs(os.path.join(tree, directory), exist_ok=True)
     shutil.copy(BUSYBOX, os.path.join(tree, "bin", "busybox"))
     os.symlink("busybox", os.path.join(tree, "bin", "sh"))  # /init's interpreter, before busybox --install
@@ -118,6 +135,7 @@ def build_initrd(release, work, dest):
         os.chmod(path, 0o755)
     for module in modules(release, work):
         shutil.copy(module, os.path.join(tree, "lib", "modules", os.path.basename(module)))
+    add_dhcpv6_client(tree, work)
     names = run(["find", "."], cwd=tree)
     archive = subprocess.run([BUSYBOX, "cpio", "-o", "-H", "newc"], input=names.encode(), cwd=tree,
                              capture_output=True, check=True).stdout
