@@ -14,7 +14,8 @@ lease is updated) to node q1;
 rounds alternate memfile / postgresql (ABBA), the server durable (fsync on, synchronous commit to the
 standby) with leases_lab.TUNING, once per synchronous_commit value (on: the standby flushed the commit;
 remote_write: the standby wrote it, so only a crash of both machines' operating systems loses it, not the
-primary's loss); the ratio is taken between each mode's best round and printed with the mean ratio. failover: a loop leases new DHCPv6 clients through both nodes; the primary is killed
+primary's loss); the ratio is taken between each mode's best round and printed with the mean ratio.
+failover: a loop leases new DHCPv6 clients through both nodes; the primary is killed
 (pg_ctlcluster stop -m immediate), the standby promoted with the kea_db_replication role's promote
 tasks; the outage (crash to the first lease of an exchange started after it) is printed with the
 promotion's own time, measured in the same run, as the baseline.

@@ -510,7 +510,8 @@ class Lab:
             hosts["kea-" + name] = host
         inventory = {"all": {"vars": {"netboot_dhcp_database": "postgresql"}, "children": {
             "kea_db": {"hosts": hosts, "vars": {
-                "kea_hostsdb_listen_addresses": "*",
+                # The sync runs on the primary: over TCP with its password (Debian's local connections are peer).
+                "kea_hostsdb_listen_addresses": "*", "kea_hostsdb_sync_host": "127.0.0.1",
                 "kea_hostsdb_sync_password": passwords["sync"], "kea_hostsdb_reader_password": passwords["reader"],
                 "kea_hostsdb_lease_password": passwords["leases"], "kea_db_replication_password": passwords["replication"],
                 "kea_hostsdb_reader_networks": nodes, "kea_hostsdb_lease_networks": nodes,
