@@ -33,7 +33,7 @@ from ansible_collections.netboot.fleet.plugins.module_utils.anycast import dhcp_
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 
 CLIENTS = 8          # of the fabric's 11-address rack12 pool
-LATE_CLIENTS = 2     # join while the nodes change
+LATE_CLIENTS = 2     # join when a node is drained
 DISCOVER, OFFER, REQUEST, ACK, NAK = 1, 2, 3, 5, 6
 
 
@@ -67,6 +67,8 @@ class PoolClients:
         self.lost = []            # (mac, had, answer kind, address)
         self.unanswered = 0
         self.running = threading.Event()
+        self.paused = threading.Event()
+        self.exchange_lock = threading.Lock()  # held for each exchange: pause() returns between two
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self):
@@ -80,7 +82,16 @@ class PoolClients:
         self.sock.close()
 
     def add(self, count):
+        """New clients: they lease before any other renewal (the next exchange)."""
         self.clients += [pool_mac(len(self.clients) + index) for index in range(count)]
+
+    def pause(self):
+        self.paused.set()
+        with self.exchange_lock:
+            pass
+
+    def resume(self):
+        self.paused.clear()
 
     def renewals(self):
         return sum(1 for ack in self.acks if ack[3] == "renew")
@@ -130,15 +141,20 @@ class PoolClients:
             del self.leases[mac]
 
     def _loop(self):
+        """Clients without a lease lease first; then one renewal, the clients in turn."""
+        turn = 0
         while self.running.is_set():
-            for mac in list(self.clients):
-                if not self.running.is_set():
-                    return
-                if mac in self.leases:
-                    self._renew(mac)
+            if self.paused.is_set():
+                time.sleep(0.01)
+                continue
+            with self.exchange_lock:
+                waiting = [mac for mac in self.clients if mac not in self.leases]
+                if waiting:
+                    self._lease(waiting[0])
                 else:
-                    self._lease(mac)
-            time.sleep(0.05)
+                    self._renew(self.clients[turn % len(self.clients)])
+                    turn += 1
+            time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
@@ -184,12 +200,16 @@ def test_drain_kill_and_blackhole_lose_no_renewal_and_lease_no_address_twice(sha
         fabric_lab.wait_for(lambda: len(clients.leases) == CLIENTS, 30, "every pool client leased")
         wait_renewals(clients, 2 * CLIENTS)
 
-        # Drained: its health loop withdraws the route; renewals land on the other node.
+        # Drained: its health loop withdraws the route; the other node answers. Clients wait meanwhile, so that
+        # a new client's lease is the first exchange there, before any renewal tells that node anything:
+        # with leases of its own (memfile) it would offer an address a client of the drained node holds.
         node = answering(fabric)
+        clients.pause()
         node.drain(True)
         fabric.wait_paths(1)
         events.append(("drained", node.name, answering(fabric).name))
         clients.add(LATE_CLIENTS)
+        clients.resume()
         wait_renewals(clients, 2 * CLIENTS)
         node.drain(False)
         fabric.wait_paths(2)
