@@ -1,5 +1,6 @@
 # netboot.fleet: two commands on a fresh Debian 12 machine (as root):
 #   make bringup   set everything up and run playbooks/bringup.yml on the embedded default
+#                  (NETBOOT_DHCP_DATABASE=postgresql: in the database mode, with the lab's PostgreSQL primary + standby)
 #   make test      set everything up and run every test
 SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
@@ -13,18 +14,23 @@ SANITY_ROOT := $(STATE)/sanity/ansible_collections/netboot/fleet
 .PHONY: build docs docs-lint changelog release install-test ee-create ee versions
 # The embedded lab (lab/netboot_lab.py): rack switch, two DHCP node containers, one VM + BMC per machine.
 LAB_PREFIX ?= nbl
+# The lab's DHCP database mode (README "Leases and reservations"): none (JSON reservations, memfile leases), or
+# postgresql (reservations and shared leases in a PostgreSQL primary + synchronous standby the lab builds; its
+# inventory, <state>/lab-<prefix>/database.yml, is added to inventory/).
+NETBOOT_DHCP_DATABASE ?= none
+LAB_INVENTORY := -i inventory/ $(if $(filter postgresql,$(NETBOOT_DHCP_DATABASE)),-i $(STATE)/lab-$(LAB_PREFIX)/database.yml)
 
 setup:
 	@NETBOOT_FLEET_VENV=$(VENV) NETBOOT_FLEET_STATE=$(STATE) bash scripts/setup.sh
 
 # The lab's machine states and callback key live with the lab: lab-down wipes them with the VMs' disks.
 bringup: lab-up
-	ansible-playbook -i inventory/ playbooks/bringup.yml -e netboot_state_dir=$(STATE)/lab-$(LAB_PREFIX)/controller
+	ansible-playbook $(LAB_INVENTORY) playbooks/bringup.yml -e netboot_state_dir=$(STATE)/lab-$(LAB_PREFIX)/controller
 	@echo "The lab's DHCP node metrics (URLs above) are reached through its rack switch:" \
 	  "ip netns exec $(LAB_PREFIX)-tor curl -s <url>"
 
 lab-up: setup
-	python lab/netboot_lab.py up --sot inventory/sot --prefix $(LAB_PREFIX)
+	python lab/netboot_lab.py up --sot inventory/sot --prefix $(LAB_PREFIX) --database $(NETBOOT_DHCP_DATABASE)
 
 lab-down:
 	python lab/netboot_lab.py down --prefix $(LAB_PREFIX) --wipe-disks

@@ -6,13 +6,16 @@ synchronous standby (Debian clusters, set up by playbooks/bringup.yml's database
 by kea_config, libpq following the writable server (PGTARGETSESSIONATTRS=read-write).
 
     python benchmarks/kea_leases.py dora [--rounds 4] [--seconds 6] [--rate 1500] [--clients 10] [--threads 8]
+                                         [--synchronous-commit on remote_write]
     python benchmarks/kea_leases.py failover [--runs 5]
 
 dora: perfdhcp relays DORAs (-R clients, fewer than the embedded pool holds, so every ACK writes: the
 lease is updated) to node q1;
 rounds alternate memfile / postgresql (ABBA), the server durable (fsync on, synchronous commit to the
-standby) with leases_lab.TUNING; the ratio is taken between each mode's best round and printed with
-the mean ratio. failover: a loop leases new DHCPv6 clients through both nodes; the primary is killed
+standby) with leases_lab.TUNING, once per synchronous_commit value (on: the standby flushed the commit;
+remote_write: the standby wrote it, so only a crash of both machines' operating systems loses it, not the
+primary's loss); the ratio is taken between each mode's best round and printed with the mean ratio.
+failover: a loop leases new DHCPv6 clients through both nodes; the primary is killed
 (pg_ctlcluster stop -m immediate), the standby promoted with the kea_db_replication role's promote
 tasks; the outage (crash to the first lease of an exchange started after it) is printed with the
 promotion's own time, measured in the same run, as the baseline.
@@ -50,25 +53,37 @@ def perfdhcp(netns, clients, rate, seconds):
     return float(match.group(1)), [int(d) for d in re.findall(r"drops: (\d+)", proc.stdout)]
 
 
+def set_synchronous_commit(lab, value):
+    """The primary's synchronous_commit, reloaded: Kea's open sessions take it at their next transaction."""
+    with lab.primary.connect(dbname="postgres", autocommit=True) as connection:
+        connection.execute("ALTER SYSTEM SET synchronous_commit = '%s'" % value)  # one of the argument's choices
+        connection.execute("SELECT pg_reload_conf()")
+
+
 def dora(args):
     # Kea's threads wait on the database: more of them than CPUs keep commits overlapping (group commit).
     lab = leases_lab.LeasesLab(sot.load(leases_lab.kea_lab.EMBEDDED_SOT), durable=True,
                                node_settings={"thread_pool_size": args.threads, "packet_queue_size": 256})
+    # memfile, then the lease database with each synchronous_commit asked for (both wait for the standby).
+    modes = ["memfile"] + ["postgresql/" + value for value in args.synchronous_commit]
     try:
         lab.start(leases_lab.kea_lab.EMBEDDED_SOT)
-        rates = {"memfile": [], "postgresql": []}
+        rates = {mode: [] for mode in modes}
         for round_number in range(1, args.rounds + 1):
-            for mode in ("memfile", "postgresql") if round_number % 2 else ("postgresql", "memfile"):
-                lab.use(mode)
+            for mode in modes if round_number % 2 else modes[::-1]:
+                backend, _slash, commit = mode.partition("/")
+                lab.use(backend)
+                if commit:
+                    set_synchronous_commit(lab, commit)
                 rate, drops = perfdhcp(lab.nodes[0].topology.cli, args.clients, args.rate, args.seconds)
                 rates[mode].append(rate)
-                print("round %d %-10s %7.1f DORA/s (drops DO/RA %s, load average %s)"
+                print("round %d %-24s %7.1f DORA/s (drops DO/RA %s, load average %s)"
                       % (round_number, mode, rate, drops, open("/proc/loadavg").read().split()[0]), flush=True)
         best = {mode: max(values) for mode, values in rates.items()}
         mean = {mode: statistics.mean(values) for mode, values in rates.items()}
-        print("best: postgresql %.1f/s, memfile %.1f/s -> ratio %.2f; mean ratio %.2f (target >= 0.5)"
-              % (best["postgresql"], best["memfile"], best["postgresql"] / best["memfile"],
-                 mean["postgresql"] / mean["memfile"]))
+        for mode in modes[1:]:
+            print("best: %s %.1f/s, memfile %.1f/s -> ratio %.2f; mean ratio %.2f (target >= 0.5)"
+                  % (mode, best[mode], best["memfile"], best[mode] / best["memfile"], mean[mode] / mean["memfile"]))
     finally:
         lab.destroy()
 
@@ -115,6 +130,8 @@ def main():
     bench.add_argument("--rate", type=int, default=1500)
     bench.add_argument("--clients", type=int, default=10)
     bench.add_argument("--threads", type=int, default=8)  # the embedded rack12 pool holds 11
+    bench.add_argument("--synchronous-commit", nargs="+", choices=["on", "remote_write"], default=["on", "remote_write"],
+                       help="the primary's synchronous_commit values to measure, each against memfile")
     commands.add_parser("failover").add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     reason = leases_lab.missing()

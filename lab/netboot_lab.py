@@ -11,6 +11,12 @@ What `up` builds (root, Debian packages only; see lab/README.md for the picture)
 - `<prefix>-<node>`: one namespace per SoT DHCP node, uplinked to the switch with the node's SoT
   address, and a podman container of the project's systemd image (tests/images/build.sh) joined to
   it. The roles configure the containers over the podman connection; the lab installs nothing in them.
+- With `--database postgresql` (the database mode, README "Leases and reservations"): `<prefix>-db1` and
+  `<prefix>-db2`, two namespaces uplinked to the switch, each with a podman container of the database image
+  (`tests/images/build.sh db`: PostgreSQL 15 baked in), and `<state dir>/database.yml`, the inventory of
+  that mode (the `kea_db` group: db1 the primary, db2 its synchronous standby; the Kea nodes' database
+  settings; generated passwords, 0600) that `make bringup NETBOOT_DHCP_DATABASE=postgresql` adds to
+  `inventory/`. The roles set the databases up (bringup.yml); the lab installs nothing in them.
 - One ipmi_sim BMC per machine on the machine's bmc.address:bmc.port whose chassis control
   (lab/chassis_control.py) starts/stops the machine's qemu VM on a tap in its network's bridge.
   Every VM starts powered off: the playbook powers machines on through their BMCs.
@@ -25,6 +31,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -44,6 +51,7 @@ import minimal_installer  # noqa: E402
 
 STATE_ROOT = os.environ.get("NBF_WORK", "/var/tmp/netboot-fleet")
 IMAGE = os.environ.get("NBF_IMAGE", "localhost/netboot-fleet-debian12:latest")
+DB_IMAGE = os.environ.get("NBF_DB_IMAGE", "localhost/netboot-fleet-debian12-db:latest")
 PODMAN_ENV = os.path.join(REPO, "tests", "images", "podman-env.sh")
 IMAGE_BUILD = os.path.join(REPO, "tests", "images", "build.sh")
 CHASSIS_CONTROL = os.path.join(HERE, "chassis_control.py")
@@ -61,6 +69,10 @@ mc_enable 0x20
 # Per-node uplink IPv6 when the SoT gives the node no IPv6 peering (address6 + an IPv6 peer):
 # 2001:db8:ff:<n>::1 (switch) / ::2 (node); the IPv6 relay and routes need it either way.
 UPLINK6 = "2001:db8:ff:%d::%d"
+# The database mode's two PostgreSQL hosts: name, the switch's and the host's address on its uplink (a /31 of
+# the documentation range the SoT's nodes do not use), and what it is.
+DATABASES = (("db1", "192.0.2.100", "192.0.2.101", "primary"), ("db2", "192.0.2.102", "192.0.2.103", "standby"))
+DATABASE_MODES = ("none", "postgresql")
 # Each VM's disk (sparse): the minimal installer's image takes 25 MiB of it.
 DISK_MIB = 64
 # Installer files the nodes serve (group_vars/dhcp_nodes/lab.yml: pxe_server_installer_files), published by `up`.
@@ -109,7 +121,7 @@ def udp_port_bound(address, port):
 
 
 class Lab:
-    def __init__(self, prefix, sot_path=None, bmc_vars=None):
+    def __init__(self, prefix, sot_path=None, bmc_vars=None, database=None):
         self.prefix = prefix
         self.dir = os.path.join(STATE_ROOT, "lab-" + prefix)
         self.state_file = os.path.join(self.dir, "state.json")
@@ -118,6 +130,8 @@ class Lab:
             self.state["sot"] = os.path.abspath(sot_path)
             default_vars = os.path.join(os.path.dirname(self.state["sot"]), "group_vars", "all", "bmc.yml")
             self.state["bmc_vars"] = os.path.abspath(bmc_vars or default_vars)
+        if database is not None:
+            self.state["database"] = database
         self.tor = prefix + "-tor"
 
     # ---------------------------------------------------------------- state
@@ -197,6 +211,8 @@ class Lab:
         self.build_switch(fleet)
         self.start_switch(fleet)
         self.start_nodes(fleet)
+        if self.state.get("database", "none") == "postgresql":
+            self.start_databases(fleet)
         self.start_machines(fleet)
         self.wait_nodes(fleet)
         progress("lab %s is up (machines powered off; power them on through their BMCs)" % self.prefix)
@@ -231,10 +247,13 @@ class Lab:
             os.replace(temp, target)
 
     def build_image(self):
-        progress("node image %s (tests/images/build.sh; first build takes minutes)" % IMAGE)
-        result = subprocess.run(["bash", IMAGE_BUILD], check=False)
-        if result.returncode != 0:
-            raise LabError("image build failed (tests/images/build.sh rc=%d)" % result.returncode)
+        variants = [("node", IMAGE)] + ([("db", DB_IMAGE)] if self.state.get("database", "none") == "postgresql" else [])
+        for variant, image in variants:
+            progress("%s image %s (tests/images/build.sh %s; first build takes minutes)" % (variant, image, variant))
+            result = subprocess.run(["bash", IMAGE_BUILD, variant], check=False,
+                                    env=dict(os.environ, NBF_IMAGE=IMAGE, NBF_DB_IMAGE=DB_IMAGE))
+            if result.returncode != 0:
+                raise LabError("image build failed (tests/images/build.sh %s rc=%d)" % (variant, result.returncode))
 
     def link_exists(self, netns, name):
         return run(["ip", "-n", netns, "link", "show", "dev", name], check=False, capture=True).returncode == 0
@@ -410,43 +429,118 @@ class Lab:
         return sorted({peer.asn for node in fleet.dhcp_nodes for peer in node.peers})[0]
 
     def start_nodes(self, fleet):
-        env = dict(os.environ, **podman_environment())
-        image_id = run(["podman", "image", "inspect", "--format", "{{.Id}}", IMAGE], env=env, capture=True).stdout.strip()
         for node in fleet.dhcp_nodes:
             name = self.node_netns(node.name)
             log_dir = os.path.join(self.dir, "nodes", node.name, "log", "nginx")
             os.makedirs(log_dir, exist_ok=True)
             # BIRD keeps NET_ADMIN, NET_RAW and NET_BROADCAST when it drops root; capset fails without all three.
-            options = ["--hostname", node.name, "--network", "ns:/run/netns/" + name, "--systemd", "always",
-                       "--cap-add", "NET_ADMIN,NET_RAW,NET_BROADCAST", "-v", "%s:/var/log/nginx" % log_dir]
-            spec = hashlib.sha256(json.dumps([image_id] + options).encode()).hexdigest()[:16]
-            inspect = run(["podman", "container", "inspect", "--format",
-                           '{{.State.Running}} {{index .Config.Labels "netboot-fleet.lab-spec"}}', name],
-                          env=env, check=False, capture=True)
-            if inspect.returncode == 0:
-                running, current_spec = (inspect.stdout.split() + [""])[:2]
-                if current_spec == spec and running == "true":
-                    progress("node %s: container running" % name)
-                    continue
-                progress("node %s: container %s, recreating" % (name, "changed" if current_spec != spec else "stopped"))
-                run(["podman", "rm", "-f", "-t", "2", name], env=env, capture=True)
-            run(["podman", "run", "-d", "--name", name, "--label", "netboot-fleet.lab=" + self.prefix,
-                 "--label", "netboot-fleet.lab-spec=" + spec] + options + [IMAGE, "/sbin/init"], env=env, capture=True)
-            if name not in self.state["containers"]:
-                self.state["containers"].append(name)
-                self.save()
-            progress("node %s: container started (namespace %s, %s)" % (name, name, node.address))
+            self.start_container(name, node.name, IMAGE, ["--cap-add", "NET_ADMIN,NET_RAW,NET_BROADCAST",
+                                                          "-v", "%s:/var/log/nginx" % log_dir], node.address)
+
+    def start_container(self, name, hostname, image, extra_options, address):
+        """A systemd container of `image` joined to the namespace `name`: recreated when its image or options changed."""
+        env = dict(os.environ, **podman_environment())
+        image_id = run(["podman", "image", "inspect", "--format", "{{.Id}}", image], env=env, capture=True).stdout.strip()
+        options = ["--hostname", hostname, "--network", "ns:/run/netns/" + name, "--systemd", "always"] + extra_options
+        spec = hashlib.sha256(json.dumps([image_id] + options).encode()).hexdigest()[:16]
+        inspect = run(["podman", "container", "inspect", "--format",
+                       '{{.State.Running}} {{index .Config.Labels "netboot-fleet.lab-spec"}}', name],
+                      env=env, check=False, capture=True)
+        if inspect.returncode == 0:
+            running, current_spec = (inspect.stdout.split() + [""])[:2]
+            if current_spec == spec and running == "true":
+                progress("%s: container running" % name)
+                return
+            progress("%s: container %s, recreating" % (name, "changed" if current_spec != spec else "stopped"))
+            run(["podman", "rm", "-f", "-t", "2", name], env=env, capture=True)
+        run(["podman", "run", "-d", "--name", name, "--label", "netboot-fleet.lab=" + self.prefix,
+             "--label", "netboot-fleet.lab-spec=" + spec] + options + [image, "/sbin/init"], env=env, capture=True)
+        if name not in self.state["containers"]:
+            self.state["containers"].append(name)
+            self.save()
+        progress("%s: container started (namespace %s, %s)" % (name, name, address))
+
+    # ---------------------------------------------------------------- database mode
+    def database_netns(self, name):
+        return "%s-%s" % (self.prefix, name)
+
+    def start_databases(self, fleet):
+        """The database mode's PostgreSQL hosts: a namespace and a container each, on their own uplink of the
+        switch (connected routes: every DHCP node reaches them through it), and the inventory of that mode."""
+        for name, switch_address, address, dummy in DATABASES:
+            netns = self.database_netns(name)
+            self.add_netns(netns)
+            if not self.link_exists(self.tor, name):
+                run(["ip", "link", "add", name, "netns", self.tor, "type", "veth", "peer", "name", "eth0", "netns", netns])
+            self.addr(self.tor, switch_address + "/31", name)
+            self.addr(netns, address + "/31", "eth0")
+            run(["ip", "-n", self.tor, "link", "set", name, "up"])
+            run(["ip", "-n", netns, "link", "set", "eth0", "up"])
+            run(["ip", "-n", netns, "route", "replace", "default", "via", switch_address])
+            self.start_container(netns, "kea-" + name, DB_IMAGE, [], address)
+        self.write_database_inventory(fleet)
+
+    def database_passwords(self):
+        """The database mode's passwords: made once per lab, kept in its state dir (0600), never printed."""
+        path = os.path.join(self.dir, "database-passwords.json")
+        try:
+            with open(path) as source:
+                return json.load(source)
+        except FileNotFoundError:
+            pass
+        passwords = {name: secrets.token_urlsafe(18) for name in ("sync", "reader", "leases", "replication")}
+        write_private(path, json.dumps(passwords))
+        return passwords
+
+    def write_database_inventory(self, fleet):
+        passwords = self.database_passwords()
+        env = podman_environment()
+        connection = {"ansible_connection": "netboot.fleet.podman_pipelined", "ansible_pipelining": True,
+                      "ansible_podman_extra_args": " ".join(podman_global_args(env)),
+                      "ansible_python_interpreter": "/usr/bin/python3", "ansible_remote_tmp": "/var/tmp/.ansible-netboot"}
+        nodes = ["%s/32" % node.address for node in fleet.dhcp_nodes]
+        addresses = {name: address for name, dummy, address, dummy in DATABASES}
+        hosts = {}
+        for name, dummy, address, role in DATABASES:
+            host = dict(connection, ansible_ssh_host=self.database_netns(name), kea_db_replication_role=role)
+            if role == "primary":
+                host.update(kea_db_replication_standbys=["kea_%s" % other for other, *dummy in DATABASES if other != name])
+            else:
+                host.update(kea_db_replication_primary=addresses["db1"])
+            hosts["kea-" + name] = host
+        inventory = {"all": {"vars": {"netboot_dhcp_database": "postgresql"}, "children": {
+            "kea_db": {"hosts": hosts, "vars": {
+                # The sync runs on the primary: over TCP with its password (Debian's local connections are peer).
+                "kea_hostsdb_listen_addresses": "*", "kea_hostsdb_sync_host": "127.0.0.1",
+                "kea_hostsdb_sync_password": passwords["sync"], "kea_hostsdb_reader_password": passwords["reader"],
+                "kea_hostsdb_lease_password": passwords["leases"], "kea_db_replication_password": passwords["replication"],
+                "kea_hostsdb_reader_networks": nodes, "kea_hostsdb_lease_networks": nodes,
+                "kea_db_replication_networks": ["%s/32" % address for address in addresses.values()]}},
+            "dhcp_nodes": {"vars": {
+                # Every server: libpq (PGTARGETSESSIONATTRS=read-write, the kea_dhcp drop-in) finds the writable one.
+                "kea_dhcp_hosts_db_host": ",".join(address for dummy, dummy, address, dummy in DATABASES),
+                "kea_dhcp_hosts_db_sslmode": "require",
+                "kea_dhcp_hosts_db_password": passwords["reader"], "kea_dhcp_lease_db_password": passwords["leases"]}}}}}
+        write_private(self.database_inventory(), json.dumps(inventory, indent=1, sort_keys=True))
+        progress("database mode: PostgreSQL hosts %s; inventory %s"
+                 % (", ".join("%s %s (%s)" % (self.database_netns(n), a, r) for n, dummy, a, r in DATABASES),
+                    self.database_inventory()))
+
+    def database_inventory(self):
+        return os.path.join(self.dir, "database.yml")
 
     def wait_nodes(self, fleet):
         env = dict(os.environ, **podman_environment())
-        for node in fleet.dhcp_nodes:
-            name = self.node_netns(node.name)
+        names = [self.node_netns(n.name) for n in fleet.dhcp_nodes]
+        if self.state.get("database", "none") == "postgresql":
+            names += [self.database_netns(name) for name, *dummy in DATABASES]
+        for name in names:
 
             def booted(name=name):
                 state = run(["podman", "exec", name, "systemctl", "is-system-running"], env=env, check=False, capture=True)
                 return state.stdout.strip() in ("running", "degraded")
             wait_for(booted, "systemd in %s" % name, 90)
-        progress("nodes booted: %s" % ", ".join(self.node_netns(n.name) for n in fleet.dhcp_nodes))
+        progress("containers booted: %s" % ", ".join(names))
 
     def bmc_credentials(self):
         import yaml  # only `up` needs it; the chassis control path must not
@@ -540,6 +634,7 @@ class Lab:
                 power = "on" if process_start_time(int(pid)) == start else "off"
             machines[name] = {"power": power, "dir": os.path.join(self.dir, "machines", name)}
         return {"prefix": self.prefix, "dir": self.dir, "sot": self.state.get("sot"),
+                "database": self.state.get("database", "none"),
                 "namespaces": self.state["namespaces"], "containers": self.state["containers"],
                 "processes": {n: {"pid": r["pid"], "alive": self.alive(n)} for n, r in sorted(self.state["processes"].items())},
                 "machines": machines}
@@ -588,6 +683,14 @@ set_working_mc 0x20
 """
 
 
+def write_private(path, text):
+    """A file only root reads (passwords), replaced whole."""
+    temp = "%s.%d.tmp" % (path, os.getpid())
+    with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(text)
+    os.replace(temp, path)
+
+
 def wait_for(ready, what, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -603,11 +706,15 @@ def main(argv=None):
     parser.add_argument("--sot", default=os.path.join(REPO, "inventory", "sot"), help="SoT file or directory (up)")
     parser.add_argument("--bmc-vars", help="YAML with netboot_bmc_username/password (default: <sot>/../group_vars/all/bmc.yml)")
     parser.add_argument("--prefix", default="nbl", help="name prefix of namespaces, containers and the state dir")
+    parser.add_argument("--database", choices=DATABASE_MODES,
+                        help="up: none (default), or postgresql: also the database mode's PostgreSQL primary and standby "
+                             "and its inventory <state dir>/database.yml (netboot_dhcp_database)")
     parser.add_argument("--wipe-disks", action="store_true",
                         help="down: also remove the VMs' disks (the next up gives them blank ones) and the machine "
                              "states of <state dir>/controller (make bringup's netboot_state_dir)")
     args = parser.parse_args(argv)
-    lab = Lab(args.prefix, args.sot if args.action == "up" else None, args.bmc_vars)
+    lab = Lab(args.prefix, args.sot if args.action == "up" else None, args.bmc_vars,
+              args.database if args.action == "up" else None)
     try:
         if args.action == "up":
             lab.up()

@@ -15,6 +15,7 @@ if ! command -v molecule >/dev/null; then
   exit 4
 fi
 bash "$NBF_REPO/tests/images/build.sh"
+bash "$NBF_REPO/tests/images/build.sh" db # the kea_db_replication scenario's PostgreSQL hosts
 
 cd "$NBF_REPO"
 # Scenarios live at molecule/<name>/ (not extensions/molecule/, which Molecule 26 prefers for a

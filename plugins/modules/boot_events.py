@@ -43,6 +43,13 @@ options:
     type: list
     elements: path
     default: []
+  kea_journal:
+    description:
+      - Read the leases Kea granted from its own log in the systemd journal (C(DHCP4_LEASE_ALLOC) and C(DHCP6_LEASE_ALLOC)
+        of the C(kea-dhcp4-server) and C(kea-dhcp6-server) units, at Kea's default C(INFO) severity).
+      - For leases kept in a database (shared leases), which leave no lease file on the node.
+    type: bool
+    default: false
   lease_files4:
     description: Kea DHCPv4 memfile lease files; the lease-file cleanup's C(.2) companion is read too.
     type: list
@@ -148,12 +155,12 @@ def read_http_log(path, since):
         return handle.read().decode("utf-8", "replace").splitlines()
 
 
-def read_journal(module, since):
+def read_journal(module, since, selection=("-t", "in.tftpd")):
     journalctl = module.get_bin_path("journalctl")
     if journalctl is None:
         raise OSError("journalctl is not installed")
-    rc, out, err = module.run_command([journalctl, "--no-pager", "-o", "json", "-t", "in.tftpd",
-                                       "--since", "@%d" % int(since)])
+    rc, out, err = module.run_command([journalctl, "--no-pager", "-o", "json"] + list(selection) +
+                                      ["--since", "@%d" % int(since)])
     if rc != 0:
         raise OSError(err.strip() or "journalctl exited with %d" % rc)
     return [record for record in map(boot_events.parse_journal_line, out.splitlines()) if record]
@@ -172,6 +179,7 @@ def main():
                            default=["/var/log/nginx/netboot-pxe.log", "/var/log/nginx/access.log"]),
             tftp_journal=dict(type="bool", default=True),
             tftp_logs=dict(type="list", elements="path", default=[]),
+            kea_journal=dict(type="bool", default=False),
             lease_files4=dict(type="list", elements="path", default=["/var/lib/kea/kea-leases4.csv"]),
             lease_files6=dict(type="list", elements="path", default=["/var/lib/kea/kea-leases6.csv"]),
         ),
@@ -197,6 +205,9 @@ def main():
             sources.append({"source": "http", "path": path, "error": "does not exist"})
     if params["tftp_journal"]:
         read("tftp", "journal", lambda: boot_events.tftp_events(read_journal(module, since), since))
+    if params["kea_journal"]:
+        read("lease", "journal", lambda: boot_events.kea_log_events(read_journal(
+            module, since, ("-u", "kea-dhcp4-server", "-u", "kea-dhcp6-server")), since))
     year = time.localtime(since).tm_year
     for path in params["tftp_logs"]:
         read("tftp", path, lambda path=path: boot_events.tftp_events(

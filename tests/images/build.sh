@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Build and import the systemd base image that Molecule scenarios run in:
-#   tests/images/build.sh            -> localhost/netboot-fleet-debian12:latest
+#   tests/images/build.sh            -> localhost/netboot-fleet-debian12:latest      (packages.txt)
+#   tests/images/build.sh db         -> localhost/netboot-fleet-debian12-db:latest   (packages-db.txt: PostgreSQL,
+#                                       the shared database's hosts of the lab's database mode and Molecule)
 # No container registry is reachable here, so the image is a debootstrap of Debian 12 (minbase)
 # from the host's own Debian mirror, with every package of packages.txt baked in (containers in
 # a scenario's network namespace have no route to any mirror). The rootfs tarball is cached under
 # $NBF_WORK/cache keyed by the package list; a second call only checks the image label (seconds).
 # Run as root. Env: NBF_WORK (default /var/tmp/netboot-fleet), NBF_IMAGE, NBF_DEBIAN_MIRROR.
 set -euo pipefail
+VARIANT=${1:-node}
+case $VARIANT in
+  node) ;;
+  db) NBF_IMAGE=${NBF_DB_IMAGE:-localhost/netboot-fleet-debian12-db:latest} ;;
+  *) echo "usage: $0 [node|db]" >&2; exit 2 ;;
+esac
 # shellcheck source=tests/images/podman-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/podman-env.sh"
 # shellcheck source=tests/images/debootstrap-lib.sh
@@ -16,9 +24,10 @@ set -euo pipefail
 RECIPE=1
 SUITE=bookworm
 PACKAGES_FILE=$NBF_REPO/tests/images/packages.txt
+[ "$VARIANT" = db ] && PACKAGES_FILE=$NBF_REPO/tests/images/packages-db.txt
 # Units the packages enable by default: the image boots with none of them running, so a role
 # under test has to enable and start them itself, and nothing binds ports nobody asked for.
-DISABLED_UNITS=(kea-dhcp4-server kea-dhcp6-server kea-ctrl-agent bird nginx tftpd-hpa)
+DISABLED_UNITS=(kea-dhcp4-server kea-dhcp6-server kea-ctrl-agent bird nginx tftpd-hpa postgresql)
 
 packages=$(grep -v -e '^\s*#' -e '^\s*$' "$PACKAGES_FILE" | sort -u | paste -sd, -)
 key=$(printf '%s\n%s\n%s\n' "$RECIPE" "$SUITE" "$packages" | sha256sum | cut -c1-16)
@@ -50,7 +59,9 @@ build_rootfs() {
 
   local unit
   for unit in "${DISABLED_UNITS[@]}"; do
-    chroot "$rootfs" systemctl disable --quiet "$unit.service"
+    if [ -e "$rootfs/lib/systemd/system/$unit.service" ]; then
+      chroot "$rootfs" systemctl disable --quiet "$unit.service"
+    fi
   done
   chroot "$rootfs" apt-get clean
   rm -f "$rootfs/usr/sbin/policy-rc.d"

@@ -12,6 +12,8 @@ boot_events module reads the files). Every event is a plain dict:
   kind    key                      from
   lease4  MAC (lower-case colon)   Kea memfile lease4 CSV (time = expire - valid_lifetime)
   lease6  DUID (lower-case colon)  Kea memfile lease6 CSV; "mac" holds the lease's hwaddr if any
+  lease4/6 (the same keys)         Kea's own log (the journal): DHCP4_LEASE_ALLOC, DHCP6_LEASE_ALLOC, for leases
+                                   kept in a database (shared leases), where the node has no lease file
   loader  client address           TFTP RRQ (in.tftpd syslog) or HTTP GET of a boot loader file
   entry   client address           HTTP GET ipxe/boot.ipxe (the shared iPXE entry script)
   script  MAC                      HTTP GET ipxe/<mac>.ipxe (the machine's own iPXE script)
@@ -188,6 +190,34 @@ def tftp_events(messages, since):
         if filename.rpartition("/")[2] in layout.LOADER_FILES:
             client = _client(match.group("client"))
             events.append(_event(stamp, "loader", client, client, filename))
+    return events
+
+
+# Kea's log (dhcp4/dhcp6 message files): "<packet id>: lease <address> has been allocated for <n> seconds", the id
+# being "[hwtype=1 <mac>], cid=[...], tid=0x..." (v4) or "duid=[<duid>], [hwtype=1 <mac>] | [no hwaddr info], tid=..." (v6).
+_KEA_ALLOC4_RE = re.compile(r"DHCP4_LEASE_ALLOC \[hwtype=\d+ (?P<mac>[0-9a-fA-F:]+)\].*?: lease (?P<address>[0-9.]+) "
+                            r"has been allocated")
+_KEA_ALLOC6_RE = re.compile(r"DHCP6_LEASE_ALLOC duid=\[(?P<duid>[0-9a-fA-F:]+)\], \[(?:hwtype=\d+ (?P<mac>[0-9a-fA-F:]+)|"
+                            r"[^\]]*)\].*?: lease for address (?P<address>[0-9a-fA-F:]+) and iaid=")
+
+
+def kea_log_events(messages, since):
+    """lease4/lease6 events of Kea's "lease allocated" log messages ((time, message) pairs) at or after `since`:
+    what a node leased when its leases live in a database, not in a lease file it could read."""
+    events = []
+    for stamp, message in messages:
+        if stamp < since:
+            continue
+        match = _KEA_ALLOC4_RE.search(message)
+        if match:
+            events.append(_event(stamp, "lease4", match.group("mac").lower(), match.group("address"), match.group("address")))
+            continue
+        match = _KEA_ALLOC6_RE.search(message)
+        if match:
+            address = match.group("address").lower()
+            event = _event(stamp, "lease6", match.group("duid").lower(), address, address)
+            event["mac"] = (match.group("mac") or "").lower()
+            events.append(event)
     return events
 
 

@@ -163,6 +163,8 @@ class Node:
         self.dir = os.path.join(fabric.workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.kea = {}
+        # More Kea settings (e.g. a shared lease database) and Kea's environment (libpq's PG* variables).
+        self.kea_extra, self.kea_environment = {}, {}
         self.bird = None
         self.health = None
         self.settings = bgp.Settings(
@@ -183,6 +185,7 @@ class Node:
             "control_socket4": self.settings.control_socket4, "control_socket6": self.settings.control_socket6,
             "lease_file4": os.path.join(self.dir, "leases4.csv"), "lease_file6": os.path.join(self.dir, "leases6.csv"),
             "data_directory": self.dir, "lfc_interval": 0, "multi_threading": False, "log_output": "stdout",
+            **self.kea_extra,
         }
 
     def config_path(self, family):
@@ -206,7 +209,7 @@ class Node:
         socket_path = self.settings.control_socket4 if family == "dhcp4" else self.settings.control_socket6
         if os.path.exists(socket_path):
             os.unlink(socket_path)
-        process = kea_lab.KeaProcess(self.netns, daemon, self.config_path(family), self.dir)
+        process = kea_lab.KeaProcess(self.netns, daemon, self.config_path(family), self.dir, self.kea_environment)
         process.start(socket_path)
         self.kea[family] = process
         return process

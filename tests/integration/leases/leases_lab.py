@@ -180,7 +180,8 @@ class LeasesLab:
         self.durable = durable
         self.role_output = ""
 
-    def start(self, sot_path):
+    def start_database(self, sot_path):
+        """The clusters, set up by bringup.yml's database plays (the roles), without this lab's Kea nodes."""
         self.sot_path = sot_path
         self.primary.create(self.durable).start()
         if self.standby:
@@ -188,6 +189,10 @@ class LeasesLab:
         returncode, output = self.bringup("--limit", "kea_db", "--tags", "deploy,apply")
         self.role_output = output
         assert returncode == 0, output[-6000:]
+        return self
+
+    def start(self, sot_path):
+        self.start_database(sot_path)
         for node in self.nodes:
             node.create()
             node.start()
@@ -271,8 +276,8 @@ class LeasesLab:
     def leases_writer(self):
         return self.primary.connect(user="kea_leases", password=self.passwords["leases"])
 
-    def destroy(self):
-        for node in self.nodes:
+    def destroy(self, nodes=True):
+        for node in self.nodes if nodes else ():
             node.destroy()
         for cluster in (self.primary, self.standby):
             if cluster is not None:

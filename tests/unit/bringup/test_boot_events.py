@@ -134,3 +134,25 @@ def test_first_events_keep_every_leased_address():
     leased = [(event["client"], event["time"]) for event in boot_events.first_events(events)]
     # Each address's first and last lease: a retried attempt sees its renewed lease.
     assert leased == [("2001:db8:13::142d", SINCE + 11), ("2001:db8:13::1437", SINCE + 18), ("2001:db8:13::142d", SINCE + 40)]
+
+
+def test_kea_log_events_give_the_leases_a_database_keeps():
+    messages = [
+        (100.0, "INFO  [kea-dhcp4.leases/411.140351] DHCP4_LEASE_ALLOC [hwtype=1 52:54:00:E2:00:01], cid=[no info], "
+                "tid=0x6a1b2c3d: lease 198.51.100.20 has been allocated for 3600 seconds"),
+        (101.0, "INFO  [kea-dhcp6.leases/412.140352] DHCP6_LEASE_ALLOC duid=[00:03:00:01:52:54:00:e2:00:02], "
+                "[hwtype=1 52:54:00:e2:00:02], tid=0x1a2b3c: lease for address 2001:db8:12::21 and iaid=1 has been "
+                "allocated for 4000 seconds"),
+        (102.0, "INFO  [kea-dhcp6.leases/412.140352] DHCP6_LEASE_ALLOC duid=[00:01:00:01:2e:aa:bb:cc:52:54:00:e2:00:03], "
+                "[no hwaddr info], tid=0x1a2b3d: lease for address 2001:db8:13::1000 and iaid=7 has been allocated for "
+                "4000 seconds"),
+        (99.0, "INFO  [kea-dhcp4.leases/411.140351] DHCP4_LEASE_ALLOC [hwtype=1 52:54:00:e2:00:09], cid=[no info], "
+               "tid=0x1: lease 198.51.100.29 has been allocated for 3600 seconds"),  # before `since`
+        (103.0, "INFO  [kea-dhcp4.dhcp4/411.140351] DHCP4_QUERY_LABEL received query: [hwtype=1 52:54:00:e2:00:01]"),
+    ]
+    events = boot_events.kea_log_events(messages, 100.0)
+    assert [(e["time"], e["kind"], e["key"], e["client"], e.get("mac")) for e in events] == [
+        (100.0, "lease4", "52:54:00:e2:00:01", "198.51.100.20", None),
+        (101.0, "lease6", "00:03:00:01:52:54:00:e2:00:02", "2001:db8:12::21", "52:54:00:e2:00:02"),
+        (102.0, "lease6", "00:01:00:01:2e:aa:bb:cc:52:54:00:e2:00:03", "2001:db8:13::1000", ""),
+    ]
