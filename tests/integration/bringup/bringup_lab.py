@@ -317,7 +317,8 @@ class Lab:
             with open(os.path.join(directory, "power"), "w", encoding="utf-8") as handle:
                 handle.write("0\n")
 
-    def playbook(self, *args, extra=None, timeout=300):
+    def run_vars(self, extra=None):
+        """The variables of a bring-up run on the lab (extra ones win)."""
         variables = {
             "bringup_report_dir": self.path("reports"),
             "bringup_wait_timeout": 60,  # a refused fetch fails its attempt after a 15 s grace: two attempts
@@ -330,8 +331,11 @@ class Lab:
             "bringup_bmc_timeout": 3,
         }
         variables.update(extra or {})
+        return variables
+
+    def playbook(self, *args, extra=None, timeout=300):
         command = [venv_tool("ansible-playbook"), "-i", self.path("inventory"), os.path.join(REPO, "playbooks", "bringup.yml"),
-                   "-f", "10", "-e", json.dumps(variables)] + list(args)
+                   "-f", "10", "-e", json.dumps(self.run_vars(extra))] + list(args)
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
         return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 

@@ -60,20 +60,8 @@ def _env():
 
 
 def lab_vars(lab, extra=None):
-    """The lab's run variables (bringup_lab.Lab.playbook's)."""
-    variables = {
-        "bringup_report_dir": lab.path("reports"),
-        "bringup_wait_timeout": 90,
-        "bringup_poll_interval": 1,
-        "bringup_http_logs": [lab.path("nginx", "netboot-pxe.log")],
-        "bringup_tftp_journal": False,
-        "bringup_tftp_logs": [lab.path("syslog")],
-        "bringup_lease_files4": [lab.path("kea", "kea-leases4.csv")],
-        "bringup_lease_files6": [],
-        "bringup_bmc_timeout": 3,
-    }
-    variables.update(extra or {})
-    return variables
+    """The lab's run variables, with room for slices that run side by side on a busy controller."""
+    return lab.run_vars(dict({"bringup_wait_timeout": 90}, **(extra or {})))
 
 
 class SlicedRun:
@@ -83,7 +71,7 @@ class SlicedRun:
     def __init__(self, lab, count, run_id, forks=10, extra=None):
         self.lab, self.count, self.run_id, self.forks, self.extra = lab, count, run_id, forks, extra or {}
         self.slices = []       # (number, hosts, thread, ansible_runner.Runner)
-        self.wall = None
+        self.wall = self.merge_wall = None
 
     def start_all(self, listing):
         started = time.monotonic()
@@ -112,6 +100,7 @@ class SlicedRun:
         """playbooks/bringup_merge.yml over this run's slice reports (ansible-runner too); (rc, stdout)."""
         private = self.lab.path("runner", "%s-merge" % self.run_id)
         os.makedirs(private, exist_ok=True)
+        started = time.monotonic()
         runner = ansible_runner.run(
             private_data_dir=private, project_dir=bringup_lab.REPO, ident="merge",
             playbook=os.path.join(bringup_lab.REPO, "playbooks", "bringup_merge.yml"),
@@ -119,6 +108,7 @@ class SlicedRun:
             extravars={"bringup_merge_reports": self.lab.path("reports", "bringup-%s-*.json" % self.run_id),
                        "bringup_merge_name": "bringup-%s" % self.run_id, "bringup_report_dir": self.lab.path("reports")},
             envvars=_env(), quiet=True, suppress_env_files=True)
+        self.merge_wall = time.monotonic() - started
         return runner.rc, _tail(runner)
 
 
@@ -134,13 +124,12 @@ def states(report):
     return {row["name"]: (row["status"], row["stage"], row["reason"]) for row in report["machines"]}
 
 
-def run_sliced(lab, listing, count, run_id, extra=None):
-    """Every machine back to new, then the run as `count` slices and the merge: (SlicedRun, merged report)."""
+def run_sliced(lab, listing, count, run_id, extra=None, forks=10):
+    """Every machine back to new, then the run as `count` slices and the merge: (SlicedRun, merged report, merge rc)."""
     lab.reinstall_all()
-    sliced = SlicedRun(lab, count, run_id, extra=extra).start_all(listing)
+    sliced = SlicedRun(lab, count, run_id, forks=forks, extra=extra).start_all(listing)
     rc, stdout = sliced.merge()
     merged = os.path.join(lab.path("reports"), "bringup-%s.json" % run_id)
     if not os.path.exists(merged):
         raise RuntimeError("the merge wrote no report (rc %s): %s\n%s" % (rc, stdout, sliced.outcomes()))
     return sliced, lab.report("bringup-%s.json" % run_id), rc
-

@@ -27,11 +27,11 @@ def records():
     return {"img-server1": booted, "img-server2": failed}
 
 
-def run_report(machines, observations, names, run=RUN, wait=WAIT, nodes=None):
+def run_report(machines, observations, names, run=None, wait=None, nodes=None):
     """The report one run (or one slice) of `names` writes, read back from its JSON as the merge reads it."""
     scope = [machine for machine in machines if machine["name"] in names]
-    report = bringup_report.build(scope, run, power={name: POWER[name] for name in names}, observations=observations,
-                                  nodes=nodes or {"dhcp-a1": {}, "dhcp-a2": {}}, wait=wait, lifecycle={
+    report = bringup_report.build(scope, run or RUN, power={name: POWER[name] for name in names}, observations=observations,
+                                  nodes=nodes or {"dhcp-a1": {}, "dhcp-a2": {}}, wait=wait or WAIT, lifecycle={
                                       "run": "r1", "records": records(), "left_alone": ["web1"], "forged": FORGED})
     consoles.attach(report, {name: ["%s login:" % name] for name in names if name != "v6-worker1"})
     return json.loads(bringup_report.to_json(report))
