@@ -51,9 +51,9 @@ def main():
     try:
         lab.start()
         listing = bringup_slices.inventory_listing(lab)
-        for count in counts:
+        for index, count in enumerate(counts):
             cpu = children_cpu()
-            sliced, merged, rc = bringup_slices.run_sliced(lab, listing, count, "k%d" % count, forks=args.forks,
+            sliced, merged, rc = bringup_slices.run_sliced(lab, listing, count, "r%d-k%d" % (index, count), forks=args.forks,
                                                            extra={"bringup_wait_timeout": 600})
             results.append({"slices": count, "wall": sliced.wall, "merge": sliced.merge_wall, "rc": rc,
                             "cpu": children_cpu() - cpu, "states": bringup_slices.states(merged),

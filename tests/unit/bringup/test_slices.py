@@ -133,3 +133,35 @@ def test_refusals_name_the_slice_and_the_field(machines, observations):
     with pytest.raises(slices.MergeError, match="the slices' site differ and cannot be merged"):
         slices.merge([("a.json", dict(one, site="x")), ("b.json", dict(other, site="y"))])
     assert slices.merge([("a.json", dict(one, site="x")), ("b.json", dict(other, site="x"))])["site"] == "x"
+
+
+class _Templar:
+    @staticmethod
+    def template(value):
+        return value
+
+
+def test_pushes_to_one_node_take_turns_and_other_nodes_do_not_wait(tmp_path):
+    import fcntl
+    import os
+    from ansible_collections.netboot.fleet.plugins.plugin_utils import machine_state
+
+    def held_by_another():
+        """Whether another open file (another slice) would wait for a push lock that is held now."""
+        for name in os.listdir(tmp_path):
+            probe = os.open(os.path.join(tmp_path, name), os.O_RDWR)
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            finally:
+                os.close(probe)
+        return False
+
+    args = {"state_dir": str(tmp_path)}
+    with machine_state.push_lock(args, {}, _Templar(), "dhcp-a1"):
+        assert held_by_another()
+        with machine_state.push_lock(args, {}, _Templar(), "dhcp-a2"):   # another node: no wait
+            pass
+    assert not held_by_another()
+    assert len(os.listdir(tmp_path)) == 2 and oct(os.stat(tmp_path / os.listdir(tmp_path)[0]).st_mode & 0o777) == "0o600"
