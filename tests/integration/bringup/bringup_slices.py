@@ -60,8 +60,9 @@ def _env():
 
 
 def lab_vars(lab, extra=None):
-    """The lab's run variables, with room for slices that run side by side on a busy controller."""
-    return lab.run_vars(dict({"bringup_wait_timeout": 90}, **(extra or {})))
+    """The lab's run variables, with room for slices that run side by side on a busy controller (an ipmi_sim
+    there may miss the lab's 3 s per BMC exchange)."""
+    return lab.run_vars(dict({"bringup_wait_timeout": 90, "bringup_bmc_timeout": 6}, **(extra or {})))
 
 
 class SlicedRun:
