@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -121,8 +122,10 @@ def _tail(runner, size=4000):
 
 
 def states(report):
-    """{machine: (status, stage, reason)}: what a run found, timings aside."""
-    return {row["name"]: (row["status"], row["stage"], row["reason"]) for row in report["machines"]}
+    """{machine: (status, stage, reason)}: what a run found, timings aside (a reason may hold one: "no answer
+    after 4.9 s")."""
+    return {row["name"]: (row["status"], row["stage"], re.sub(r"\d+\.\d+ s\b", "<seconds> s", row["reason"] or ""))
+            for row in report["machines"]}
 
 
 def run_sliced(lab, listing, count, run_id, extra=None, forks=10):
