@@ -2,13 +2,9 @@
 # Copyright: netboot.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """bringup_report: build the bring-up report on the controller and write it as JSON and HTML, with its
-events as JSON lines and its metrics in the node_exporter textfile format."""
+events as JSON lines and its metrics in the node_exporter textfile format (plugin_utils/report_files.py)."""
 
 from __future__ import annotations
-
-import os
-import tempfile
-from datetime import datetime, timezone
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -17,36 +13,8 @@ from ansible_collections.netboot.fleet.plugins.module_utils.bmc import console
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import consoles
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import store
-from ansible_collections.netboot.fleet.plugins.module_utils.bringup import telemetry
-from ansible_collections.netboot.fleet.plugins.module_utils.safe_dir import ensure_dir
-from ansible_collections.netboot.fleet.plugins.plugin_utils import machine_state
+from ansible_collections.netboot.fleet.plugins.plugin_utils import machine_state, report_files
 from ansible_collections.netboot.fleet.plugins.plugin_utils.sot_action import SotAction
-
-
-def _write(path, text):
-    """Atomically: a reader (or a browser reloading) never sees half a report."""
-    handle, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".bringup-")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-
-
-def _link(target, link):
-    """Point `link` at `target` (a name in the same directory), replacing it atomically."""
-    temp = os.path.join(os.path.dirname(link), ".%s.new" % os.path.basename(link))
-    if os.path.lexists(temp):
-        os.unlink(temp)
-    os.symlink(target, temp)
-    os.replace(temp, link)
-
-
-METRICS_FILE = "netboot_bringup.prom"
 
 
 class ActionModule(SotAction):
@@ -62,12 +30,8 @@ class ActionModule(SotAction):
         wait=dict(type="dict", default={}),
         lifecycle=dict(type="dict", default={}),
         **machine_state.STATE_DIR_ARG,
-        dest=dict(type="path", default="/var/tmp/netboot-fleet/reports"),
-        latest=dict(type="bool", default=True),
-        metrics_dir=dict(type="path"),
+        **report_files.OUTPUT_ARGS,
         consoles=dict(type="dict", default={}),
-        summary_limit=dict(type="int", default=40),
-        html_limit=dict(type="int", default=2000),
     )
 
     def answer(self, fleet, args, task_vars):
@@ -94,32 +58,5 @@ class ActionModule(SotAction):
         report = bringup_report.build(records, run, power=args["power"], observations=args["observations"],
                                       nodes=args["nodes"], wait=wait, lifecycle=lifecycle)
         consoles.attach(report, {name: console.read_lines(path) for name, path in args["consoles"].items() if path})
-        started = run.get("started") or datetime.now(timezone.utc).timestamp()
-        stem = "bringup-%s%s" % (datetime.fromtimestamp(float(started), timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-                                 "-check" if report["run"]["check_mode"] else "")
-        dest = args["dest"]
-        paths = {"json": os.path.join(dest, stem + ".json"), "html": os.path.join(dest, stem + ".html"),
-                 "events.jsonl": os.path.join(dest, stem + ".events.jsonl")}
-        # One metrics file, replaced by each real run: the textfile collector reads every *.prom of its directory.
-        metrics = None if report["run"]["check_mode"] else os.path.join(args["metrics_dir"] or dest, METRICS_FILE)
-        try:
-            # Under /var/tmp by default: refused when another user made it (or a link in its place) first.
-            ensure_dir(dest, 0o755)
-            _write(paths["json"], bringup_report.to_json(report))
-            _write(paths["html"], bringup_report.to_html(report, limit=args["html_limit"]))
-            _write(paths["events.jsonl"], telemetry.events_jsonl(report))
-            if metrics:
-                os.makedirs(os.path.dirname(metrics), exist_ok=True)
-                _write(metrics, telemetry.metrics_text(report))
-            # A check run's report does not replace the last real one as "latest".
-            if args["latest"] and not report["run"]["check_mode"]:
-                for kind, path in paths.items():
-                    _link(os.path.basename(path), os.path.join(dest, "latest.%s" % kind))
-        except OSError as exc:
-            raise AnsibleActionFail("cannot write the bring-up report to %s: %s" % (dest, exc)) from None
-        return dict(
-            changed=True, json=paths["json"], html=paths["html"], events=paths["events.jsonl"], metrics=metrics,
-            summary=report["summary"],
-            failed_machines=[row["name"] for row in report["machines"] if row["status"] == "failed"],
-            installed_machines=[row["name"] for row in report["machines"] if row["status"] in ("booted", "left_alone")],
-            lines=bringup_report.summary_lines(report, paths["html"], limit=args["summary_limit"]))
+        return report_files.write(report, args, args["name"] or report_files.default_name(
+            run.get("started"), report["run"]["check_mode"]))

@@ -28,6 +28,12 @@ class ActionModule(SotAction):
     ACTION_ARGS = dict(template_dir=dict(type="path"), ssh_authorized_keys=dict(type="list", elements="str", no_log=False),
                        **machine_state.STATE_DIR_ARG)
 
+    def act(self, fleet, args, module_args, task_vars, timing):
+        # From reading the machine states to the node's sync: see push_lock.
+        node = self._task.delegate_to or task_vars.get("inventory_hostname")
+        with machine_state.push_lock(args, task_vars, self._templar, node):
+            return super().act(fleet, args, module_args, task_vars, timing)
+
     def payload(self, fleet, args, module_args, task_vars):
         # The controller's load (fleet) is the check: an invalid SoT fails before anything travels.
         source = self.sot_path(args, task_vars)

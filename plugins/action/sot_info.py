@@ -22,4 +22,5 @@ class ActionModule(SotAction):
         return super().run(tmp, task_vars)
 
     def answer(self, fleet, args, task_vars):
-        return dict(changed=False, summary=sot.summary(fleet))
+        return dict(changed=False, summary=sot.summary(fleet),
+                    dhcp_nodes=[{"name": node.name, "address": node.address} for node in fleet.dhcp_nodes])

@@ -24,7 +24,7 @@ description:
     step, in time order, C(time), C(machine), C(node), C(step), C(detail); a failed machine adds a C(failed) step with its
     C(stage)), and points C(latest.events.jsonl) at it.
   - Writes the run's metrics in the node_exporter textfile-collector format to C(netboot_bringup.prom) in O(metrics_dir)
-    (replaced by each run, never in check mode) - machines per status, the funnel (machines that reached each step),
+    (replaced by each run, never in check mode nor with O(latest=false)) - machines per status, the funnel (machines that reached each step),
     failures by stage, machines stalled half-way, histograms of the seconds from the power command to each step.
   - Returns a compact summary for the terminal.
   - Runs on the controller; the rendering lives in C(plugins/module_utils/bringup/report.py).
@@ -73,8 +73,17 @@ options:
     description: Directory of the reports on the controller (created if missing).
     type: path
     default: /var/tmp/netboot-fleet/reports
+  name:
+    description:
+      - File name stem of the report. Default C(bringup-<start time>), C(bringup-<start time>-check) in check mode.
+      - A slice of a run (AWX job slicing) names its report apart from the other slices' (they may start in the same
+        second), for example C(bringup-<workflow job id>-<job id>), and sets O(latest=false); M(netboot.fleet.bringup_report_merge)
+        merges them into the run's report.
+    type: str
   latest:
-    description: Point C(latest.json) and C(latest.html) in O(dest) at this report (never in check mode).
+    description:
+      - Point C(latest.json), C(latest.html) and C(latest.events.jsonl) in O(dest) at this report (never in check mode), and write
+        the metrics file. A slice's report leaves both to the merged report.
     type: bool
     default: true
   consoles:
@@ -87,7 +96,7 @@ options:
   metrics_dir:
     description:
       - Directory of C(netboot_bringup.prom), for example the C(--collector.textfile.directory) of the controller's
-        node_exporter. Defaults to O(dest).
+        node_exporter. Defaults to O(dest). Written with O(latest) only.
     type: path
   summary_limit:
     description: At most this many machines in the terminal summary (failed ones first).
@@ -151,7 +160,7 @@ events:
   type: str
   sample: /var/tmp/netboot-fleet/reports/bringup-20261126T150000Z.events.jsonl
 metrics:
-  description: Path of the textfile metrics; null in check mode.
+  description: Path of the textfile metrics; null in check mode or with O(latest=false).
   returned: success
   type: str
   sample: /var/tmp/netboot-fleet/reports/netboot_bringup.prom

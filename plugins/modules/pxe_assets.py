@@ -34,6 +34,9 @@ description:
     and counts the entries of the owned directories (a stray file there is pruned). When the
     inputs changed, only machines whose own inputs changed (or whose files are not intact) are
     rendered. The manifest is a cache - losing it only makes the next run slower.
+  - Two pushes to one node at once (two runs, or the slices of one bring-up) take turns from reading the machine
+    states on the controller to the end of the node's sync - a lock per node in the state directory - so the
+    later reader pushes later; on the node, two syncs of one tree take turns on C(<state_file>.lock).
   - An invalid SoT, an unknown installer kind, a missing or broken template fails the task before
     any file is written.
 requirements:

@@ -60,6 +60,14 @@ summary:
     profiles: {debian12: 2}
     firmware: {bios: 1, uefi: 2, uefi-http: 1}
     sources: [/srv/sot/fabric.yml]
+dhcp_nodes:
+  description:
+    - The DHCP nodes, C(name) and C(address) (the address Ansible reaches the node at, as the inventory plugin's
+      C(ansible_host)). A slice of C(playbooks/bringup.yml) observes with it the nodes its inventory does not hold.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: dhcp-a1, address: 192.0.2.1}, {name: dhcp-a2, address: 192.0.2.2}]
 problems:
   description: Every problem found, as text naming file, record and field.
   returned: failure

@@ -176,15 +176,6 @@ def build(machines, run, power=None, observations=None, nodes=None, wait=None, l
         }
         _lifecycle_row(row, lifecycle, run, wait)
         rows.append(row)
-    # Failed first (by stage), then the other states; within each, the slowest machines first.
-    rows.sort(key=lambda row: (STATUSES.index(row["status"]),
-                               STAGES.index(row["stage"]) if row["stage"] in STAGES else len(STAGES),
-                               -_last_offset(row), row["name"]))
-    counts = {status: 0 for status in STATUSES}
-    for row in rows:
-        counts[row["status"]] += 1
-    durations = sorted(row["seconds_to_script"] for row in rows if row["seconds_to_script"] is not None)
-    booted = sorted(row["seconds_to_booted"] for row in rows if row.get("seconds_to_booted") is not None)
     return {
         "schema": SCHEMA,
         "run": {
@@ -194,15 +185,30 @@ def build(machines, run, power=None, observations=None, nodes=None, wait=None, l
             "wait": {"ran": bool(wait.get("ran")), "timeout": wait.get("timeout"),
                      "started": iso(wait.get("started")), "finished": iso(wait.get("finished"))},
         },
-        "summary": {
-            "machines": len(rows), "counts": counts,
-            "seconds_to_script": {"median": _median(durations), "max": durations[-1] if durations else None},
-            "installed": counts["booted"] + counts["left_alone"] + counts["installed"],
-            "seconds_to_booted": {"median": _median(booted), "max": booted[-1] if booted else None},
-        },
+        "summary": summarise(rows),
         "forged_callbacks": [dict(entry, time=iso(float(entry["time"]))) for entry in lifecycle.get("forged") or []],
         "nodes": _nodes(nodes or {}, observations),
         "machines": rows,
+    }
+
+
+def summarise(rows):
+    """Order the machine rows in place (failed first, by stage; within each status the slowest first) and
+    count them: the report's summary. The merge of slice reports (bringup/slices.py) orders and counts
+    its rows with it too."""
+    rows.sort(key=lambda row: (STATUSES.index(row["status"]),
+                               STAGES.index(row["stage"]) if row["stage"] in STAGES else len(STAGES),
+                               -_last_offset(row), row["name"]))
+    counts = {status: 0 for status in STATUSES}
+    for row in rows:
+        counts[row["status"]] += 1
+    durations = sorted(row["seconds_to_script"] for row in rows if row["seconds_to_script"] is not None)
+    booted = sorted(row["seconds_to_booted"] for row in rows if row.get("seconds_to_booted") is not None)
+    return {
+        "machines": len(rows), "counts": counts,
+        "seconds_to_script": {"median": _median(durations), "max": durations[-1] if durations else None},
+        "installed": counts["booted"] + counts["left_alone"] + counts["installed"],
+        "seconds_to_booted": {"median": _median(booted), "max": booted[-1] if booted else None},
     }
 
 

@@ -24,6 +24,10 @@ built. Other inputs: only units whose fingerprint changed or whose files are
 not intact are rendered, and a file is written only if its bytes differ. The
 manifest is a cache, never the truth: a missing, stale or foreign manifest only
 makes the run slower (every unit is rendered and compared).
+
+Two syncs of one tree at once (the slices of a sliced bring-up switching their
+installed machines to the local disk on one node) take turns: a real run holds
+an exclusive lock on <state_file>.lock while it reads, writes and saves.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import array
 import bisect
 import collections
+import fcntl
 import heapq
 import itertools
 import json
@@ -561,12 +566,19 @@ def sync(roots: dict, owned, units, state_file=None, check_mode=False, workers=1
     # Files and directories get exactly mode/0755 (TFTP and HTTP servers read them as other users)
     # without a chmod per file: umask 0 while syncing.
     umask = os.umask(0)
+    lock = None
     # The manifest and the units are a few million objects in no cycle (see cyclic_gc_paused): an
     # eighth of a no-change run at 20,000 machines.
     try:
+        if state_file and not check_mode:
+            os.makedirs(os.path.dirname(os.path.abspath(state_file)), mode=0o755, exist_ok=True)
+            lock = os.open(state_file + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(lock, fcntl.LOCK_EX)
         with cyclic_gc_paused():
             return _sync(Tree(roots, owned, mode=mode), units, state_file, check_mode, workers, limit, inputs)
     finally:
+        if lock is not None:
+            os.close(lock)  # closing the descriptor releases the lock
         os.umask(umask)
 
 

@@ -44,6 +44,18 @@ MACHINES = (
     ("m-noscript", "52:54:00:bb:00:03", "198.51.100.12", "t2", "bios", 0, "boots, but its kernel is missing"),
     ("m-deadbmc", "52:54:00:bb:00:04", "198.51.100.13", "t2", "bios", 0, "its BMC does not answer"),
 )
+
+
+def booting_machines(count):
+    """`count` machines that boot (the slicing test and benchmark), in racks t1 and t2 and with bios and uefi
+    firmware in turn; addresses .10-.49 and .61-.254 of the lab's network (its pool is .50-.60)."""
+    hosts = list(range(10, 50)) + list(range(61, 255))
+    if count > len(hosts):
+        raise ValueError("the lab's network holds at most %d machines" % len(hosts))
+    return tuple(("m-%03d" % index, "52:54:00:bb:%02x:%02x" % (1 + index // 256, index % 256), "198.51.100.%d" % hosts[index],
+                  "t%d" % (1 + index % 2), ("bios", "uefi")[index % 2], (0, 7)[index % 2], "boots") for index in range(count))
+
+
 LOADERS = {"undionly.kpxe": "/usr/lib/ipxe/undionly.kpxe", "snponly.efi": "/usr/lib/ipxe/snponly.efi"}
 LAN_CONF = """\
 name "nbb%(port)d"
@@ -88,8 +100,12 @@ def _udp_bound(port, table="/proc/net/udp"):
 
 
 class Lab:
-    def __init__(self):
-        self.netns = "nbb-%d" % os.getpid()
+    """machines: (name, MAC, address, rack, firmware, DHCP arch, how it behaves) rows, MACHINES by default;
+    prefix: of the namespace's name (<prefix>-<pid>); bmc_port: the first machine's BMC port, the others' follow."""
+
+    def __init__(self, machines=MACHINES, prefix="nbb", bmc_port=BMC_PORT):
+        self.machines, self.bmc_port = machines, bmc_port
+        self.netns = "%s-%d" % (prefix, os.getpid())
         # Below /var/tmp with 0755 directories: nginx workers (www-data) and tftpd (tftp) must reach the roots.
         self.work = "/var/tmp/%s" % self.netns
         self.processes = []
@@ -104,7 +120,7 @@ class Lab:
     def start(self):
         if os.path.exists(self.work):
             shutil.rmtree(self.work)
-        for name in ("http", "tftp", "sot", "inventory/host_vars", "inventory/group_vars", "kea", "nginx", "bmc", "reports"):
+        for name in ("http", "tftp", "sot", "inventory/group_vars", "kea", "nginx", "bmc", "reports"):
             os.makedirs(self.path(name), mode=0o755, exist_ok=True)
         os.chmod(self.work, 0o755)
         self.write_sot()
@@ -120,13 +136,15 @@ class Lab:
     def write_sot(self):
         machines = [{"name": name, "mac": mac, "ipv4": address, "network": "rackt", "rack": rack,
                      "profile": "nokernel" if "kernel is missing" in how else "debian12",
-                     "firmware": firmware, "bmc": {"address": "127.0.0.1", "port": BMC_PORT + index, "protocol": "ipmi"}}
-                    for index, (name, mac, address, rack, firmware, _arch, how) in enumerate(MACHINES)]
+                     "firmware": firmware, "bmc": {"address": "127.0.0.1", "port": self.bmc_port + index, "protocol": "ipmi"}}
+                    for index, (name, mac, address, rack, firmware, _arch, how) in enumerate(self.machines)]
+        # A /26 holds the four default machines; more need the /24.
+        prefix = 26 if all(int(row[2].rsplit(".", 1)[1]) < 64 for row in self.machines) else 24
         fleet = {
             "fabric": {"anycast": {"ipv4": PXE_IPV4}, "asn": 65053, "pxe": {"http_port": 80}},
             "dhcp_nodes": [{"name": "dhcp-t1", "address": "192.0.2.1", "peers": [{"name": "tor1", "address": "192.0.2.0", "asn": 65000}]}],
             "networks": [{"name": "rackt",
-                          "ipv4": {"prefix": "198.51.100.0/26", "gateway": GATEWAY, "pool": "198.51.100.50-198.51.100.60"}}],
+                          "ipv4": {"prefix": "198.51.100.0/%d" % prefix, "gateway": GATEWAY, "pool": "198.51.100.50-198.51.100.60"}}],
             "profiles": {"debian12": {"installer": "preseed", "kernel": "debian12/linux", "initrd": "debian12/initrd.gz"},
                          "nokernel": {"installer": "preseed", "kernel": "nokernel/linux", "initrd": "nokernel/initrd.gz"}},
             "machines": machines,
@@ -141,8 +159,9 @@ class Lab:
         with open(self.path("inventory", "group_vars", "all.yml"), "w", encoding="utf-8") as handle:
             yaml.safe_dump({"netboot_bmc_username": USERNAME, "netboot_bmc_password": PASSWORD,
                             "netboot_state_dir": self.path("state"), "bringup_retries": 1}, handle)
-        # The DHCP node is this host (its services run in the namespace; their files are local, the lab's).
-        with open(self.path("inventory", "host_vars", "dhcp-t1.yml"), "w", encoding="utf-8") as handle:
+        # The DHCP node is this host (its services run in the namespace; their files are local, the lab's). Its
+        # group's variables: a slice whose inventory lacks the node reaches it with them (bringup.yml).
+        with open(self.path("inventory", "group_vars", "dhcp_nodes.yml"), "w", encoding="utf-8") as handle:
             yaml.safe_dump({"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                             "pxe_server_http_root": self.path("http"),
                             "pxe_server_state_file": self.path("pxe-assets.json")}, handle)
@@ -176,7 +195,7 @@ class Lab:
     def create_namespace(self):
         subprocess.run(["ip", "netns", "add", self.netns], check=True)
         subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
-        for address in [PXE_IPV4, GATEWAY] + [machine[2] for machine in MACHINES]:
+        for address in [PXE_IPV4, GATEWAY] + [machine[2] for machine in self.machines]:
             subprocess.run(["ip", "-n", self.netns, "addr", "add", address + "/32", "dev", "lo"], check=True)
 
     def _spawn(self, command, log, env=None):
@@ -245,10 +264,10 @@ class Lab:
 
     def start_bmcs(self):
         control = os.path.join(HERE, "..", "bmc", "files", "chassis_control.sh")
-        for index, (name, mac, _address, _rack, _firmware, arch, how) in enumerate(MACHINES):
+        for index, (name, mac, _address, _rack, _firmware, arch, how) in enumerate(self.machines):
             if how == "its BMC does not answer":
                 continue
-            port = BMC_PORT + index
+            port = self.bmc_port + index
             directory = self.path("bmc", name)
             os.makedirs(os.path.join(directory, "state"), exist_ok=True)
             with open(os.path.join(directory, "boots"), "w", encoding="utf-8") as handle:
@@ -298,7 +317,8 @@ class Lab:
             with open(os.path.join(directory, "power"), "w", encoding="utf-8") as handle:
                 handle.write("0\n")
 
-    def playbook(self, *args, extra=None, timeout=300):
+    def run_vars(self, extra=None):
+        """The variables of a bring-up run on the lab (extra ones win)."""
         variables = {
             "bringup_report_dir": self.path("reports"),
             "bringup_wait_timeout": 60,  # a refused fetch fails its attempt after a 15 s grace: two attempts
@@ -311,8 +331,11 @@ class Lab:
             "bringup_bmc_timeout": 3,
         }
         variables.update(extra or {})
+        return variables
+
+    def playbook(self, *args, extra=None, timeout=300):
         command = [venv_tool("ansible-playbook"), "-i", self.path("inventory"), os.path.join(REPO, "playbooks", "bringup.yml"),
-                   "-f", "10", "-e", json.dumps(variables)] + list(args)
+                   "-f", "10", "-e", json.dumps(self.run_vars(extra))] + list(args)
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
         return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
