@@ -358,9 +358,11 @@ class Machine:
             address, entry, _next = await self.link.dhcp6(self.mac, options + [(15, struct.pack("!H", 4) + b"iPXE")])
         code, body = await http_get(loop, address, entry or "")
         self.say("entry %s -> %s" % (entry, code))
-        match = CHAIN.search(body)
-        if not match:
+        # The entry script chains to the IPv4 URL when iPXE has an IPv4 address (isset ${net0/ip}), else to the IPv6 one.
+        chains = [found for found in CHAIN.finditer(body) if ("[" in found.group(1)) == (not record.get("ipv4"))]
+        if not chains:
             raise RuntimeError("no chain to the machine's script in the entry script")
+        match = chains[0]
         if first and "lost_fetch" in self.faults:
             self.say("fault: script request lost")
             return

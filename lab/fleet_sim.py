@@ -181,7 +181,10 @@ class FleetSim:
             batch(["link set lo up"], name)
             for sysctl in ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", "net.ipv4.conf.all.rp_filter=0",
                            "net.ipv4.conf.default.rp_filter=0", "net.ipv6.conf.default.accept_dad=0",
-                           "net.ipv6.conf.all.accept_dad=0"):
+                           "net.ipv6.conf.all.accept_dad=0",
+                           # No IPv6 flow labels: the switch's ECMP hash (addresses + flow label) must keep
+                           # a connection on one node, and Linux changes a socket's label on retransmits.
+                           "net.ipv6.auto_flowlabels=0"):
                 run("sysctl", "-qw", sysctl, netns=name)
         host, tor_lines, machine_lines, machine_lines6 = [], [], [], []
         for index, node in enumerate(NODES, start=1):
@@ -374,6 +377,12 @@ class FleetSim:
         """{machine name: faults} of the machines whose first boot fails on purpose (a retry recovers them)."""
         faults = fleet_machines.Faults(self.faults["no_dhcp"], self.faults["lost_fetch"], self.faults["seed"])
         return {machine["name"]: sorted(faults.of(machine["name"])) for machine in self.machines if faults.of(machine["name"])}
+
+    def farm_states(self):
+        """{machine name: {"step", "boots", "installed", "faults"}} from the farm processes (stops them)."""
+        states = self.farm.stop() if self.farm is not None else {}
+        self.farm = None
+        return states.get("machines", {})
 
     # teardown -------------------------------------------------------------------------------------------
     def down(self, quiet=False):
