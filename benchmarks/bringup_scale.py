@@ -77,7 +77,7 @@ def main():
         print("simulator up in %.1f s (%d machines, %d farm processes)" % (time.monotonic() - up, args.machines,
                                                                            len(sim.farm.processes)))
         done, wall, cpu, started = playbook(sim, [os.path.join(REPO, "playbooks", "bringup.yml"), "--tags",
-                                                  "validate,power,wait,report"], sim.playbook_vars(bringup_poll_interval=5))
+                                                  "validate,power,wait,report"], sim.playbook_vars(bringup_poll_interval=5, bringup_bmc_timeout=10))
         fetched = scripts_fetched(sim)
         with open(sim.path("reports", "latest.json"), encoding="utf-8") as handle:
             states = {row["name"]: row["status"] for row in json.load(handle)["machines"]}

@@ -55,10 +55,10 @@ options:
     default: [/var/lib/kea/kea-leases6.csv]
   cursor_dir:
     description:
-      - Where the module keeps, between calls, a cursor per file (device, inode, offset: the next
-        call reads only what was appended since, finishing a file rotated to C(<file>.1) or C(<file>.2)
-        first) and the events kept so far; one 0600 file per O(since) and set of sources, files
-        older than two days removed.
+      - Where the module keeps, between calls, a cursor per file (its device, inode and offset) and the events
+        kept so far, so that the next call reads only what was appended since, finishing first a file rotated to
+        C(<file>.1) (or C(<file>.2) for lease files). One 0600 file per O(since) and set of sources; files older
+        than two days are removed.
       - Without it every call reads everything from O(since) on again (a large log by bisection).
       - Created (mode 0700) if missing. In check mode the cursors are read, not written.
     type: path
