@@ -26,7 +26,14 @@ import random
 import re
 import socket
 import struct
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "collections"))
+
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast import dhcp_probe  # noqa: E402
+# The probe's DHCPv6 option coding: one option (code, length, value), and a message's options by code.
+from ansible_collections.netboot.fleet.plugins.module_utils.anycast.dhcp_probe import _opt6, _options6  # noqa: E402
 
 CLONE_NEWNET = 0x40000000
 SO_BINDTODEVICE = 25
@@ -82,35 +89,16 @@ def dhcp4_packet(kind, xid, mac, options):
 
 def parse_dhcp4(data):
     """(xid, message type, your address, boot file, next server, server id) of a BOOTREPLY."""
-    if len(data) < 240 or data[0] != 2:
+    parsed = dhcp_probe.parse4(data)
+    if parsed is None or data[0] != 2:
         return None
-    options, index = {}, 240
-    while index < len(data) and data[index] != 255:
-        if data[index] == 0:
-            index += 1
-            continue
-        options[data[index]] = data[index + 2:index + 2 + data[index + 1]]
-        index += 2 + data[index + 1]
+    xid, yiaddr, options = parsed
     boot_file = (options.get(67) or data[108:236]).split(b"\0")[0].decode(errors="replace")
-    return (struct.unpack("!I", data[4:8])[0], options.get(53, b"\0")[0], socket.inet_ntoa(data[16:20]), boot_file,
-            socket.inet_ntoa(data[20:24]), options.get(54))
-
-
-def _opt6(code, value):
-    return struct.pack("!HH", code, len(value)) + value
+    return xid, options.get(53, b"\0")[0], yiaddr, boot_file, socket.inet_ntoa(data[20:24]), options.get(54)
 
 
 def dhcp6_packet(kind, xid, duid, options):
     return bytes([kind]) + xid.to_bytes(3, "big") + _opt6(1, duid) + b"".join(_opt6(code, value) for code, value in options)
-
-
-def _options6(data):
-    found, index = {}, 0
-    while index + 4 <= len(data):
-        code, length = struct.unpack("!HH", data[index:index + 4])
-        found.setdefault(code, data[index + 4:index + 4 + length])
-        index += 4 + length
-    return found
 
 
 def parse_dhcp6(data):
