@@ -7,7 +7,8 @@
 Network namespaces (names from --prefix, interface names of at most 15 characters):
 
   <p>-n1, <p>-n2   DHCP nodes: real kea-dhcp4/kea-dhcp6 (configuration from the collection's renderer), nginx
-                   (the pxe_server role's site), in.tftpd (v4 and v6) on the anycast addresses (on lo), the PXE assets from the collection's renderer; uplink <p>d<i> 192.0.2.<2i+1>/31
+                   (the pxe_server role's site), in.tftpd (v4 and v6) on the anycast addresses (on lo), the
+                   PXE assets from the collection's renderer; uplink <p>d<i> 192.0.2.<2i+1>/31
   <p>-t            the rack switch: an ECMP route to the anycast addresses over both nodes, one link per rack
                    (<p>r<n>, the rack's gateways: the relay's giaddr / link-address), dhcrelay -4 and -6
   <p>-m            the machines' side of every rack link (<p>m<n>), each machine's SoT addresses, policy routes
