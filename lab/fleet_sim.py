@@ -23,7 +23,6 @@ recorded (PIDs) in <work>/state.json and stopped by PID; the namespaces are dele
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import ipaddress
 import json
@@ -140,7 +139,7 @@ class FleetSim:
         with open(self.path("sot", "fleet.json"), "w", encoding="utf-8") as handle:
             json.dump(data, handle)
         self.sot = sot.load(self.path("sot"))
-        self.racks = [network for network in data["networks"]]
+        self.racks = list(data["networks"])
         self.machines = data["machines"]
 
     def write_inventory(self):

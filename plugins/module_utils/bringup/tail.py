@@ -37,8 +37,7 @@ def new_lines(path, cursor, companions=(), start=None):
             try:
                 with open(path + suffix, "rb") as handle:
                     if _identity(os.fstat(handle.fileno())) == [cursor.get("device"), cursor["inode"]]:
-                        for lines in _read(handle, cursor, final=True):
-                            yield lines
+                        yield from _read(handle, cursor, final=True)
                         break
             except FileNotFoundError:
                 continue
@@ -50,8 +49,7 @@ def new_lines(path, cursor, companions=(), start=None):
                           offset=start(handle, stat.st_size) if start else 0)
         elif stat.st_size < cursor["offset"]:  # truncated in place (copytruncate): all of it is new
             cursor.update(offset=0, header=None)
-        for lines in _read(handle, cursor, final=False):
-            yield lines
+        yield from _read(handle, cursor, final=False)
 
 
 def _read(handle, cursor, final):
