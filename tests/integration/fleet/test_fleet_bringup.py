@@ -9,6 +9,7 @@ NBF_SIM_PREFIX / NBF_SIM_BMC_PORT move the namespaces and the 100 BMC ports (def
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ def sim_fixture():
         yield sim.up()
     finally:
         sim.down(quiet=True)
+        shutil.rmtree(sim.work, ignore_errors=True)
 
 
 def test_every_machine_not_failed_on_purpose_boots_from_disk(sim):
