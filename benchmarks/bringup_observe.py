@@ -8,8 +8,11 @@ role's netboot_fleet format, one TFTP line, two Kea lease rows), then times, in 
   baseline   reading the same lines and splitting each on spaces (the floor of any log parser)
   report     bringup_report.build + to_json + to_html for N machines
   baseline   json.dumps of the report's input events (the floor of writing what was observed)
+  polls      the wait stage's --polls reads of a node while its nginx log grows to N machines' lines:
+             boot_events with cursors (cursor_dir: each poll reads what was appended) against the
+             same polls without (each reads the whole log from `since`, as before cursors)
 
-and prints CPU seconds and the ratios. Usage: python benchmarks/bringup_observe.py [--machines 100000]
+and prints CPU seconds and the ratios. Usage: python benchmarks/bringup_observe.py [--machines 100000] [--polls 60]
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
@@ -25,6 +29,7 @@ sys.path.insert(0, os.path.join(REPO, "collections"))
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import events as boot_events  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report  # noqa: E402
+from ansible_collections.netboot.fleet.plugins.modules import boot_events as boot_events_module  # noqa: E402
 
 START = 1795705200.0
 LEASE_HEADER = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context"
@@ -60,7 +65,9 @@ def timed(function):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--machines", type=int, default=100000)
-    count = parser.parse_args().machines
+    parser.add_argument("--polls", type=int, default=60)
+    options = parser.parse_args()
+    count = options.machines
     machines, http, tftp, leases = fleet(count)
 
     def observe():
@@ -92,6 +99,29 @@ def main():
         observe_seconds, floor_seconds, observe_seconds / floor_seconds))
     print("report (build + JSON + HTML)  %.2f s   json.dumps(events) baseline %.2f s   ratio %.1fx   (JSON %.1f MB, HTML %.1f MB)" % (
         report_seconds, dump_seconds, report_seconds / dump_seconds, len(outputs[0]) / 1e6, len(outputs[1]) / 1e6))
+    with_cursor, without, same = polls(http, options.polls)
+    print("%d polls while the log grows: with cursors %.2f CPU s, whole log each poll %.2f s; ratio %.1fx less; "
+          "same events: %s" % (options.polls, with_cursor, without, without / with_cursor, same))
+
+
+def polls(http, count):
+    """CPU seconds of `count` polls of a growing nginx log with cursors and without; whether both saw the same."""
+    params = {"since": START, "http_logs": [], "tftp_journal": False, "tftp_logs": [], "lease_files4": [], "lease_files6": []}
+    step = (len(http) + count - 1) // count
+    with tempfile.TemporaryDirectory() as directory:
+        log = os.path.join(directory, "netboot-pxe.log")
+        params["http_logs"] = [log]
+        open(log, "w").close()
+        state, seconds = {"sources": {}, "events": []}, {"cursor": 0.0, "whole": 0.0}
+        for first in range(0, len(http), step):
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write("\n".join(http[first:first + step]) + "\n")
+            spent, observer = timed(lambda: boot_events_module.observe(None, params, state))
+            state = {"sources": observer.cursors, "events": observer.kept}
+            seconds["cursor"] += spent
+            spent, whole = timed(lambda: boot_events_module.observe(None, params, {"sources": {}, "events": []}))
+            seconds["whole"] += spent
+    return seconds["cursor"], seconds["whole"], whole.kept == observer.kept
 
 
 if __name__ == "__main__":

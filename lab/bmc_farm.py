@@ -59,7 +59,9 @@ def sha1_sessions_only(serversession):
     serversession.ServerSession.create_open_session_response = create_open_session_response
 
 
-def serve(first_port, count, state_dir, dead, answer_delay):
+def serve(first_port, count, state_dir, dead, answer_delay, chassis=None):
+    """chassis: what the power requests drive (lab/fleet_sim.py's machines), with
+    power(port, request, boot_device, bmc) and state() for the dump; None: the power state only."""
     from pyghmi.ipmi import bmc as pyghmi_bmc
     from pyghmi.ipmi.private import serversession, session
 
@@ -72,6 +74,7 @@ def serve(first_port, count, state_dir, dead, answer_delay):
     class SimulatedBmc(pyghmi_bmc.Bmc):
         def __init__(self, authdata, port):
             super().__init__(authdata, port=port, address="127.0.0.1")
+            self.port = port
             self.power = "off"
             self.boot = "default"
             self.requests = []
@@ -90,6 +93,9 @@ def serve(first_port, count, state_dir, dead, answer_delay):
             self.requests.append(request)
             time.sleep(answer_delay)
             self.power = settles_in
+            if chassis is not None:
+                chassis.power(self.port, request, self.boot, self)
+                self.boot = "default"  # a next-boot device lasts one boot
 
         def power_on(self):
             self._power("on", "on")
@@ -122,6 +128,8 @@ def serve(first_port, count, state_dir, dead, answer_delay):
     def dump(*dummy):
         state = dict((str(port), {"power": bmc.power, "boot": bmc.boot, "requests": bmc.requests})
                      for port, bmc in bmcs.items())
+        if chassis is not None:
+            state = {"bmcs": state, "machines": chassis.state()}
         path = os.path.join(state_dir, "state-%d.json" % first_port)
         with open(path + ".tmp", "w") as handle:
             json.dump(state, handle)
@@ -150,10 +158,14 @@ def serve(first_port, count, state_dir, dead, answer_delay):
 class Farm:
     """N BMCs on consecutive ports from `first_port`; `dead` ports never answer."""
 
-    def __init__(self, state_dir, first_port, count, username, password, dead=(), answer_delay=0.0):
+    def __init__(self, state_dir, first_port, count, username, password, dead=(), answer_delay=0.0,
+                 per_process=BMCS_PER_PROCESS, program=None, program_args=()):
+        """program, program_args: another serve program (lab/fleet_sim.py serve) taking these options too."""
         self.state_dir, self.first_port, self.count = state_dir, first_port, count
         self.username, self.password = username, password
         self.dead, self.answer_delay = set(dead), answer_delay
+        self.per_process = per_process
+        self.program, self.program_args = program or os.path.abspath(__file__), list(program_args)
         self.processes = []
 
     @property
@@ -163,14 +175,14 @@ class Farm:
     def start(self, timeout=60):
         os.makedirs(self.state_dir, exist_ok=True)
         env = dict(os.environ, **{USERNAME_ENV: self.username, PASSWORD_ENV: self.password})
-        for first in range(self.first_port, self.first_port + self.count, BMCS_PER_PROCESS):
-            count = min(BMCS_PER_PROCESS, self.first_port + self.count - first)
+        for first in range(self.first_port, self.first_port + self.count, self.per_process):
+            count = min(self.per_process, self.first_port + self.count - first)
             for stale in ("ready-%d" % first, "state-%d.json" % first):
                 if os.path.exists(os.path.join(self.state_dir, stale)):
                     os.unlink(os.path.join(self.state_dir, stale))
-            argv = [sys.executable, os.path.abspath(__file__), "serve", "--first-port", str(first),
+            argv = [sys.executable, self.program, "serve", "--first-port", str(first),
                     "--count", str(count), "--state-dir", self.state_dir, "--answer-delay", str(self.answer_delay),
-                    "--dead", ",".join(str(port) for port in sorted(self.dead) if first <= port < first + count)]
+                    "--dead", ",".join(str(port) for port in sorted(self.dead) if first <= port < first + count)] + self.program_args
             log = open(os.path.join(self.state_dir, "farm-%d.log" % first), "w")
             self.processes.append((first, subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)))
         deadline = time.monotonic() + timeout
@@ -184,7 +196,8 @@ class Farm:
         return self
 
     def stop(self):
-        """Stop every process by PID; {port: {"power", "boot", "requests"}} of the live BMCs."""
+        """Stop every process by PID; {port: {"power", "boot", "requests"}} of the live BMCs (with a chassis
+        program: {"bmcs": that, "machines": what its chassis reports})."""
         states = {}
         for first, process in self.processes:
             if process.poll() is None:
@@ -197,13 +210,19 @@ class Farm:
             path = os.path.join(self.state_dir, "state-%d.json" % first)
             if os.path.exists(path):
                 with open(path) as handle:
-                    states.update((int(port), state) for port, state in json.load(handle).items())
+                    dumped = json.load(handle)
+                if "machines" in dumped:
+                    states.setdefault("bmcs", {}).update((int(port), state) for port, state in dumped["bmcs"].items())
+                    states.setdefault("machines", {}).update(dumped["machines"])
+                else:
+                    states.update((int(port), state) for port, state in dumped.items())
         self.processes = []
         return states
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def serve_parser(description):
+    """The serve command's options (lab/fleet_sim.py adds its own)."""
+    parser = argparse.ArgumentParser(description=description)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("serve")
     run.add_argument("--first-port", type=int, required=True)
@@ -211,6 +230,11 @@ def main(argv=None):
     run.add_argument("--state-dir", required=True)
     run.add_argument("--dead", default="")
     run.add_argument("--answer-delay", type=float, default=0.0)
+    return parser, run
+
+
+def main(argv=None):
+    parser, _run = serve_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
     dead = set(int(port) for port in args.dead.split(",") if port)
     serve(args.first_port, args.count, args.state_dir, dead, args.answer_delay)

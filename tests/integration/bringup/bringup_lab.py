@@ -328,6 +328,7 @@ class Lab:
             "bringup_tftp_logs": [self.path("syslog")],
             "bringup_lease_files4": [self.path("kea", "kea-leases4.csv")],
             "bringup_lease_files6": [],
+            "bringup_events_cursor_dir": self.path("cursors"),
             "bringup_bmc_timeout": 3,
         }
         variables.update(extra or {})
