@@ -58,8 +58,8 @@ def seeding_figures(dump: str) -> dict:
 
 
 def last_stage(args) -> int:
-    """The most machines of this fleet a dump of an earlier stage holds (0: none)."""
-    return max((seeded for seeded in range(args.stage, args.machines, args.stage)
+    """The most machines of this fleet a dump of an earlier stage holds (0: none), whatever its --stage was."""
+    return max((seeded for seeded in range(args.rack_size, args.machines, args.rack_size)
                 if os.path.exists(seeded_dump(seeded, args.rack_size))), default=0)
 
 
