@@ -68,7 +68,9 @@ def seed(args, fleet) -> dict:
     is one; keeps a dump (and its seeding figures) after every stage, the previous one removed."""
     seeded = last_stage(args)
     previous = seeded_dump(seeded, args.rack_size) if seeded else None
-    figures = seeding_figures(previous) if previous else {"seed_seconds": 0.0, "seed_requests": 0}
+    figures = {"seed_seconds": 0.0, "seed_requests": 0}
+    if previous:
+        figures.update(seeding_figures(previous))  # none for a dump of an older version of this script
     networks = {network["name"]: network for network in fleet["networks"]}
     with NetBoxContainer("%s-bench-seed" % args.prefix, args.http_port, args.redis_port, dump=previous) as netbox:
         seeder = Seeder(netbox.url, netbox.token, parallel=3)
@@ -84,9 +86,9 @@ def seed(args, fleet) -> dict:
             netbox.save_database(dump)
             with open(dump + ".json", "w", encoding="utf-8") as handle:
                 json.dump(figures, handle)
-            if previous:
-                os.remove(previous)
-                os.remove(previous + ".json")
+            for stale in (previous, previous + ".json") if previous else ():
+                if os.path.exists(stale):
+                    os.remove(stale)
             previous = dump
             print(json.dumps(dict(figures, seeded=seeded, at=time.strftime("%H:%M:%S"))), flush=True)
     return figures
