@@ -2,9 +2,11 @@
 
     python benchmarks/netbox_scale.py --machines 10000
 
-A real NetBox (tests/images/netbox) is seeded through its REST API with a generated fleet (sot_gen.py); the
-seeded database is kept as a dump under $NBF_WORK/cache, so a later run restores it in seconds instead of
-seeding again. Then, each in its own process against the same NetBox: netboot.fleet.netbox_export's code path
+A real NetBox (tests/images/netbox) is seeded through its REST API with a generated fleet (sot_gen.py), in stages
+of --stage machines (whole racks). The database is kept as a dump under $NBF_WORK/cache after every stage: a later
+run restores it in seconds, and a seed stopped midway (it is slow: benchmarks/README.md) goes on from its last
+stage. The first N machines of a larger fleet are the fleet of N, so a stage's dump is also the seeded dump of that
+many machines. Then, each in its own process against the same NetBox: netboot.fleet.netbox_export's code path
 (export.py), `ansible-inventory --list` with our inventory source (netboot.fleet.netbox), and the same with
 netbox.netbox.nb_inventory (the usual configuration: interfaces, config context, custom fields). For each:
 requests NetBox served (its access log), wall and CPU seconds (user + system of the process). Prints the
@@ -46,15 +48,50 @@ def seeded_dump(machines: int, rack_size: int) -> str:
     return os.path.join(STATE_ROOT, "cache", "nbx-netbox-%s-seeded-%d-%d.dump" % (version, machines, rack_size))
 
 
+def seeding_figures(dump: str) -> dict:
+    """What seeding dump cost, summed over the runs that made it (its .json beside it)."""
+    try:
+        with open(dump + ".json", encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return {}
+
+
+def last_stage(args) -> int:
+    """The most machines of this fleet a dump of an earlier stage holds (0: none), whatever its --stage was."""
+    return max((seeded for seeded in range(args.rack_size, args.machines, args.rack_size)
+                if os.path.exists(seeded_dump(seeded, args.rack_size))), default=0)
+
+
 def seed(args, fleet) -> dict:
-    """Seeds a fresh NetBox through its API and keeps the database as a dump; the seeding figures."""
-    with NetBoxContainer("nbx-bench-seed-%d" % args.machines, args.http_port, args.redis_port) as netbox:
-        started = time.monotonic()
-        Seeder(netbox.url, netbox.token, parallel=3).fleet(fleet["networks"], fleet["machines"])
-        seconds = time.monotonic() - started
-        served = netbox.requests_served()
-        netbox.save_database(args.dump)
-    return {"seed_seconds": round(seconds, 1), "seed_requests": served}
+    """Seeds NetBox through its API up to args.machines, a stage at a time, from the last stage's dump if there
+    is one; keeps a dump (and its seeding figures) after every stage, the previous one removed."""
+    seeded = last_stage(args)
+    previous = seeded_dump(seeded, args.rack_size) if seeded else None
+    figures = {"seed_seconds": 0.0, "seed_requests": 0}
+    if previous:
+        figures.update(seeding_figures(previous))  # none for a dump of an older version of this script
+    networks = {network["name"]: network for network in fleet["networks"]}
+    with NetBoxContainer("%s-bench-seed" % args.prefix, args.http_port, args.redis_port, dump=previous) as netbox:
+        seeder = Seeder(netbox.url, netbox.token, parallel=3)
+        while seeded < args.machines:
+            stage = fleet["machines"][seeded:seeded + args.stage]
+            stage_racks = sorted({machine["rack"] for machine in stage})
+            served, started = netbox.requests_served(), time.monotonic()
+            seeder.fleet([networks[rack] for rack in stage_racks], stage)
+            figures["seed_seconds"] = round(figures["seed_seconds"] + time.monotonic() - started, 1)
+            figures["seed_requests"] += netbox.requests_served() - served
+            seeded += len(stage)
+            dump = seeded_dump(seeded, args.rack_size)
+            netbox.save_database(dump)
+            with open(dump + ".json", "w", encoding="utf-8") as handle:
+                json.dump(figures, handle)
+            for stale in (previous, previous + ".json") if previous else ():
+                if os.path.exists(stale):
+                    os.remove(stale)
+            previous = dump
+            print(json.dumps(dict(figures, seeded=seeded, at=time.strftime("%H:%M:%S"))), flush=True)
+    return figures
 
 
 def measure(netbox, command, env) -> dict:
@@ -76,15 +113,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--machines", type=int, default=10000)
     parser.add_argument("--rack-size", type=int, default=40)
+    parser.add_argument("--stage", type=int, default=400, help="machines seeded between two dumps (whole racks)")
     parser.add_argument("--http-port", type=int, default=22081)
     parser.add_argument("--redis-port", type=int, default=22381)
+    parser.add_argument("--prefix", default="nbx", help="of the container names")
     parser.add_argument("--seed-only", action="store_true", help="seed and keep the dump, measure nothing")
     args = parser.parse_args()
+    if args.stage % args.rack_size:
+        parser.error("--stage must be a whole number of racks (--rack-size %d)" % args.rack_size)
     args.dump = seeded_dump(args.machines, args.rack_size)
     fleet = sot_gen.generate(args.machines, args.rack_size, dual_stack_racks=2)
     build_image()
     figures = {"machines": args.machines, "image": image()}
-    if not os.path.exists(args.dump):
+    if os.path.exists(args.dump):
+        figures.update(seeding_figures(args.dump))
+    else:
         figures.update(seed(args, fleet))
     print(json.dumps(figures), flush=True)
     if args.seed_only:
@@ -93,7 +136,7 @@ def main():
 
 
 def measure_all(args, fleet, figures):
-    with NetBoxContainer("nbx-bench-%d" % args.machines, args.http_port, args.redis_port, dump=args.dump) as netbox, \
+    with NetBoxContainer("%s-bench-%d" % (args.prefix, args.machines), args.http_port, args.redis_port, dump=args.dump) as netbox, \
             tempfile.TemporaryDirectory(prefix="nbx-bench-") as work:
         figures["start_seconds"] = round(netbox.start_seconds, 1)
         env = dict(os.environ, NETBOX_TOKEN=netbox.token, NBX_URL=netbox.url,

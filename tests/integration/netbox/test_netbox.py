@@ -233,3 +233,16 @@ def test_inventory_source_end_to_end_to_the_rendered_kea_config(netbox, sot_dir,
         assert kea.dumps(kea.render(fleet, "dhcp4"), pretty=True) == handle.read()
     # The playbook's inventory came from Ansible's inventory cache: NetBox was not asked again.
     assert netbox.requests_served() - served == 1
+
+    # bringup.yml from the same inventory, its controller stages in check mode: the SoT NetBox gave is the one it
+    # validates and reports on (the stages on the DHCP nodes and BMCs run on the lab, from files, in e2e).
+    bringup = subprocess.run([
+        os.path.join(BIN, "ansible-playbook"), "-i", str(config), os.path.join(REPO, "playbooks", "bringup.yml"),
+        "--tags", "validate", "--check", "-e", "ansible_python_interpreter=%s" % sys.executable,
+        "-e", "bringup_report_dir=%s" % (tmp_path / "reports"), "-e", "netboot_state_dir=%s" % (tmp_path / "state")],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert bringup.returncode == 0, bringup.stdout[-4000:] + bringup.stderr[-2000:]
+    assert "4 machines, DHCP nodes dhcp-a1, dhcp-a2" in bringup.stdout, bringup.stdout[-4000:]
+    report = json.loads(next((tmp_path / "reports").glob("bringup-*-check.json")).read_text())
+    assert sorted(row["name"] for row in report["machines"]) == ["img-server1", "img-server2", "v6-worker1", "web1"]
+    assert netbox.requests_served() - served == 1
