@@ -8,13 +8,13 @@ netboot.fleet.bringup_report_merge (the slices of a run, merged)."""
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import datetime, timezone
 
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import report as bringup_report
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import telemetry
+from ansible_collections.netboot.fleet.plugins.module_utils.atomic_file import replace_text
 from ansible_collections.netboot.fleet.plugins.module_utils.safe_dir import ensure_dir
 
 METRICS_FILE = "netboot_bringup.prom"
@@ -28,20 +28,6 @@ OUTPUT_ARGS = dict(
     summary_limit=dict(type="int", default=40),
     html_limit=dict(type="int", default=2000),
 )
-
-
-def _write(path, text):
-    """Atomically: a reader (or a browser reloading) never sees half a report."""
-    handle, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".bringup-")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 def _link(target, link):
@@ -80,12 +66,12 @@ def write(report, args, name, write_files=True):
         try:
             # Under /var/tmp by default: refused when another user made it (or a link in its place) first.
             ensure_dir(args["dest"], 0o755)
-            _write(files["json"], bringup_report.to_json(report))
-            _write(files["html"], bringup_report.to_html(report, limit=args["html_limit"]))
-            _write(files["events.jsonl"], telemetry.events_jsonl(report))
+            replace_text(files["json"], bringup_report.to_json(report))
+            replace_text(files["html"], bringup_report.to_html(report, limit=args["html_limit"]))
+            replace_text(files["events.jsonl"], telemetry.events_jsonl(report))
             if metrics:
                 os.makedirs(os.path.dirname(metrics), exist_ok=True)
-                _write(metrics, telemetry.metrics_text(report))
+                replace_text(metrics, telemetry.metrics_text(report))
             # A check run's report does not replace the last real one as "latest".
             if args["latest"] and real:
                 for kind, path in files.items():

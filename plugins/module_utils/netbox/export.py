@@ -12,13 +12,13 @@ unreadable NetBox never leaves a partial SoT behind.
 from __future__ import annotations
 
 import os
-import tempfile
 
 try:
     import yaml
 except ImportError:  # reported by export() with an install hint
     yaml = None
 
+from ansible_collections.netboot.fleet.plugins.module_utils.atomic_file import replace_text
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox import mapping
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapper import map_netbox, nest
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot
@@ -86,14 +86,5 @@ def write_file(path: str, text: str) -> bool:
                 return False
     except FileNotFoundError:
         pass
-    directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".netbox-", dir=directory)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    replace_text(path, text)
     return True
