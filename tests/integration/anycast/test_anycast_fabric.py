@@ -46,7 +46,9 @@ def test_kea_killed_on_the_answering_node(fabric):
 def test_blackholed_node_is_withdrawn_by_bfd(fabric):
     victim = fabric.node(fabric.answering_node())
     summary = _loop_around(fabric, lambda: victim.blackhole(True))
-    assert fabric.nexthops() == [other.name for other in fabric.nodes if other is not victim]
+    # On a loaded machine the other node's BFD session can flap too: it must be back within seconds.
+    others = [other.name for other in fabric.nodes if other is not victim]
+    lab.wait_for(lambda: fabric.nexthops() == others, 5, "the ToR to route through %s only" % others)
     assert "down" in fabric.vtysh("show bfd peers brief")
     assert summary["failed"] >= 1, summary
     assert summary["outage"] <= 1.0, summary
