@@ -43,6 +43,7 @@ fi
 deselect=()
 if [ "$(printf '%s\n' "$lowest" 2.19 | sort -V | head -1)" != 2.19 ]; then
   for test in tests/unit/bgp/test_anycast_drain_module.py tests/unit/hostsdb/test_kea_hosts_module.py \
+              tests/unit/bringup/test_boot_events_module.py \
               tests/unit/kea/test_kea_config_module.py tests/unit/inventory/test_origin.py; do
     echo "versions: not run on $lowest: $test (needs ansible-core 2.19: ansible._internal / module_utils._internal)"
     deselect+=(--ignore "$test")
