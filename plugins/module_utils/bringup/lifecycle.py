@@ -36,9 +36,7 @@ FINAL = frozenset(("booted", "failed"))
 # Timeout groups: the step waited for -> the setting that bounds it, counted from the last step reached.
 TIMEOUT_OF = {"dhcp": "lease", "loader": "script", "script": "script", "kernel": "answer", "answer": "answer",
               "installing": "installed", "installed": "installed", "booted": "booted"}
-# Defaults from the lab (README "Measured here"), with room for a loaded host: power -> script took 5-51 s,
-# the real Debian installer fetched its preseed 52 s after its kernel started, the minimal installer
-# writes its disk in well under a minute.
+# Defaults sized from the lab's figures (lab/README.md "Measured here"), with room for a loaded host.
 DEFAULT_TIMEOUTS = {"lease": 120, "script": 120, "answer": 240, "installed": 1800, "booted": 300}
 HISTORY_LIMIT = 60
 # A refused or cut-short fetch fails the attempt when no success of that step followed within this long:

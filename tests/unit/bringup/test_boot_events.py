@@ -116,7 +116,7 @@ def test_first_events_keep_first_success_and_first_failure():
     events += boot_events.http_events(['1795705225.000 198.51.100.12 "GET /ipxe/52:54:00:12:00:03.ipxe HTTP/1.1" 200 1 "iPXE"'], SINCE)
     first = boot_events.first_events(list(reversed(events)))
     scripts = [(event["key"], event["status"], event["time"]) for event in first if event["kind"] == "script"]
-    # The first and the last of each (kind, key, success): the 404s at 220.3 and 221.0, one success.
+    # The first and the last of each (kind, key, success): two 404s of web1 (its first and last), then its success.
     assert scripts == [("52:54:00:12:00:01", 200, 1795705213.317), ("52:54:00:12:00:03", 404, 1795705220.3),
                        ("52:54:00:12:00:03", 404, 1795705221.0), ("52:54:00:12:00:03", 200, 1795705225.0)]
     assert boot_events.scripts_fetched(first) == ["52:54:00:12:00:01", "52:54:00:12:00:03"]
