@@ -12,6 +12,7 @@ directory. Every process is started here and stopped by PID.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pwd
@@ -264,9 +265,13 @@ class Node:
             os.unlink(self.settings.drain_file)
 
 
+_FABRICS = itertools.count(1)
+
+
 class Fabric:
     def __init__(self, tag=None, extra_machines=0):
-        self.tag = tag or str(os.getpid())
+        # Two modules of one pytest worker may each build a fabric: the tag tells them apart.
+        self.tag = tag or "%d-%d" % (os.getpid(), next(_FABRICS))
         self.workdir = tempfile.mkdtemp(prefix="nba-fabric-")
         os.chmod(self.workdir, 0o755)  # FRR drops to user frr and must reach its own directory
         self.sot_dir = write_sot(os.path.join(self.workdir, "sot"), extra_machines)
@@ -380,15 +385,17 @@ class Fabric:
                    check=False).returncode == 0
 
     def destroy(self):
-        if self.relay:
-            self.relay.stop()
-        for node in self.nodes:
-            node.stop()
-        for daemon in reversed(self.frr):
-            daemon.stop()
-        for ns in self.namespaces:
-            run("ip", "netns", "del", ns, check=False)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        try:
+            if self.relay:
+                self.relay.stop()
+            for node in self.nodes:
+                node.stop()
+            for daemon in reversed(self.frr):
+                daemon.stop()
+        finally:  # a daemon that would not stop must not leave its namespaces behind
+            for ns in self.namespaces:
+                run("ip", "netns", "del", ns, check=False)
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     # ------------------------------------------------------------------ observe
     def nexthops(self, prefix=ANYCAST4):
