@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+import yaml
+
 from conftest import INVENTORY, PREFIX, REPO
 
 from ansible_collections.netboot.fleet.plugins.module_utils.bringup import callback
@@ -36,6 +38,8 @@ from ansible_collections.netboot.fleet.plugins.module_utils.sot import cache, ro
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "bringup.yml")
 SOT = os.path.join(INVENTORY, "sot")
+with open(PLAYBOOK, encoding="utf-8") as _plays:
+    POWER_PLAY = next(play["name"] for play in yaml.safe_load(_plays) if "power" in play.get("tags", []))
 MACHINES = {"e2e-bios1": ("bios", "52:54:00:e2:00:01", "198.51.100.20"),
             "e2e-uefi1": ("uefi", "52:54:00:e2:00:02", "198.51.100.21")}
 NODES = ("dhcp-a1", "dhcp-a2")
@@ -55,18 +59,22 @@ def ansible_env(report_dir):
 
 def bringup(lab_dir, report_dir, *extra, during=None, succeed=True):
     """Run bringup.yml on the e2e inventory (output in <report_dir>/ansible.log, SoT loads in sot-loads.log);
-    `during` runs in a thread meanwhile. The report's JSON."""
+    `during` runs in a thread from the moment the power stage starts (the data is applied, no machine is powered
+    yet). The report's JSON."""
     os.makedirs(report_dir, exist_ok=True)
     argv = [ANSIBLE_PLAYBOOK, "-i", INVENTORY, PLAYBOOK, "-e", "bringup_report_dir=%s" % report_dir,
             "-e", "netboot_state_dir=%s" % os.path.join(lab_dir, "controller"), "-e", "bringup_wait_timeout=900"] + list(extra)
     started = time.monotonic()
     helper = threading.Thread(target=during) if during else None
+    lines = []
     with subprocess.Popen(argv, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO,
                           env=ansible_env(report_dir)) as process:
-        if helper:
-            helper.start()
-        output = process.communicate()[0]
-    if helper:
+        for line in process.stdout:
+            lines.append(line)
+            if helper and not helper.is_alive() and line.startswith("PLAY [%s]" % POWER_PLAY):
+                helper.start()
+    output = "".join(lines)
+    if helper and helper.is_alive():
         helper.join()
     with open(os.path.join(report_dir, "ansible.log"), "w") as log:
         log.write(output)
@@ -198,12 +206,13 @@ def test_machines_install_boot_from_disk_retry_and_survive_a_dead_kea(e2e_lab):
     first = time.time()
 
     def meanwhile():
-        # Once both are powered on (after the apply stage wrote the answer files), before either could fetch one.
-        deadline = time.monotonic() + 900
-        while not all(power_calls(lab_dir, name, first) for name in MACHINES) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        # The apply stage wrote the answer files; no machine is powered on yet, so none could fetch one.
         for node in NODES:
             podman("exec", "%s-%s" % (PREFIX, node), "chmod", "000", ANSWER)
+        # Forged callbacks count from the first power command on (older log lines are not this run's).
+        deadline = time.monotonic() + 900
+        while not power_calls(lab_dir, "e2e-uefi1", first) and time.monotonic() < deadline:
+            time.sleep(0.5)
         key = callback.load_key(os.path.join(lab_dir, "controller", callback.KEY_FILE), create=False)
         for token in ("0" * 32, callback.token(key, "e2e-bios1", MACHINES["e2e-bios1"][1])):
             subprocess.run(["ip", "netns", "exec", PREFIX + "-tor", "curl", "-s", "-o", "/dev/null", "-m", "5",
