@@ -26,8 +26,8 @@ def device(ident, name, addresses, oob="192.0.2.100/32", **custom):
         "oob_ip": {"id": "900", "address": oob} if oob else None,
         "primary_ip4": {"id": "%d0" % ident}, "primary_ip6": None,
         "interfaces": [
-            {"id": "%d1" % ident, "name": "bmc", "tags": [], "primary_mac_address": None, "ip_addresses": []},
-            {"id": "%d2" % ident, "name": "eth0", "tags": [], "primary_mac_address": {"mac_address": "52:54:00:AB:00:%02X" % ident},
+            {"id": "%d1" % ident, "name": "bmc", "tagged": False, "primary_mac_address": None, "ip_addresses": []},
+            {"id": "%d2" % ident, "name": "eth0", "tagged": False, "primary_mac_address": {"mac_address": "52:54:00:AB:00:%02X" % ident},
              "ip_addresses": [{"id": "%d%d" % (ident, index), "address": address} for index, address in enumerate(addresses)]},
         ],
     }
@@ -93,7 +93,7 @@ def test_selection_by_status_role_and_tag():
 def test_the_tagged_interface_wins_over_the_primary_ip_one():
     data = copy.deepcopy(DATA)
     bmc, eth0 = data["devices"][0]["interfaces"]
-    bmc.update(tags=[{"slug": "netboot-provisioning"}], primary_mac_address={"mac_address": "52:54:00:ff:ff:ff"},
+    bmc.update(tagged=True, primary_mac_address={"mac_address": "52:54:00:ff:ff:ff"},
                ip_addresses=[{"id": "77", "address": "198.51.100.20/26"}])
     (_url, machine), = map_netbox(data, Selection(), url).machines
     assert (machine["mac"], machine["ipv4"]) == ("52:54:00:ff:ff:ff", "198.51.100.20")
