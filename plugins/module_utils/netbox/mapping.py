@@ -31,9 +31,10 @@ def queries(selection: "Selection") -> tuple:
     device_fields = DEVICE_FIELDS + (" " + DEVICE_TAG_FIELDS if selection.device_tags else "")
     # json.dumps writes a valid GraphQL string literal (the same escapes), whatever the tag's name holds.
     tagged = "{tags: {slug: {exact: %s}}}" % json.dumps(selection.provisioning_tag)
+    # The long lists first: a request's pages go round robin in this order.
     return (("devices", "device_list", "", device_fields), ("interfaces", "interface_list", "", INTERFACE_FIELDS),
-            ("tagged_interfaces", "interface_list", tagged, ""),
-            ("ip_addresses", "ip_address_list", "", IP_ADDRESS_FIELDS), ("prefixes", "prefix_list", "", PREFIX_FIELDS),
+            ("ip_addresses", "ip_address_list", "", IP_ADDRESS_FIELDS),
+            ("tagged_interfaces", "interface_list", tagged, ""), ("prefixes", "prefix_list", "", PREFIX_FIELDS),
             ("ip_ranges", "ip_range_list", "", IP_RANGE_FIELDS))
 
 

@@ -3,7 +3,7 @@
 import copy
 
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox import export
-from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapper import map_netbox
+from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapper import map_netbox, nest
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapping import Selection
 
 
@@ -116,3 +116,20 @@ def test_prefix_problems_conflicting_domain_two_pools_no_network_name():
         "(198.51.100.140-198.51.100.150, 198.51.100.160-198.51.100.170): a network has one pool",
         "https://nb.example.net/ipam/prefixes/5/: prefix 198.51.100.192/26.custom_fields.netboot_network: is not set",
     ]
+
+
+def test_nest_joins_the_flat_lists_and_marks_the_tagged_interfaces():
+    lists = {
+        "devices": [{"id": "1", "name": "web1"}, {"id": "2", "name": "web2"}],
+        "interfaces": [{"id": "10", "device": {"id": "1"}}, {"id": "11", "device": {"id": "1"}},
+                       {"id": "20", "device": {"id": "2"}}],
+        "tagged_interfaces": [{"id": "11"}],
+        "ip_addresses": [{"id": "100", "address": "198.51.100.12/26", "assigned_object": {"id": "11"}},
+                         {"id": "101", "address": "198.51.100.13/26", "assigned_object": None},
+                         {"id": "102", "address": "2001:db8:12::12/64", "assigned_object": {"id": "11"}}],
+        "prefixes": [], "ip_ranges": [],
+    }
+    devices = nest(lists)["devices"]
+    assert [[(interface["id"], interface["tagged"], [address["id"] for address in interface["ip_addresses"]])
+             for interface in device["interfaces"]] for device in devices] == [
+        [("10", False, []), ("11", True, ["100", "102"])], [("20", False, [])]]
