@@ -62,6 +62,5 @@ options:
 notes:
   - The mapping from NetBox objects and custom fields to the SoT is the table of the collection's C(docs/netbox.md).
   - Devices, interfaces, IP addresses, prefixes and IP ranges are read with GraphQL in pages, one request carrying
-    a page of each list and up to 10 more as aliases (NetBox's default C(GRAPHQL_MAX_ALIASES)); after the first
-    request, two may be in flight at once.
+    a page of each list and up to 10 more as aliases (NetBox's default C(GRAPHQL_MAX_ALIASES)).
 """

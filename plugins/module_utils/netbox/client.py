@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.client import HTTPException
 
@@ -25,9 +23,6 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 DEFAULT_PAGE_SIZE = 1000
 # Pages asked for in one request: NetBox's default GRAPHQL_MAX_ALIASES.
 ALIASES = 10
-# Requests in flight at once after the first one: NetBox answers a request in one worker process, so a second
-# one lets it use another CPU while the first is resolved.
-IN_FLIGHT = 2
 # Answers worth asking again: NetBox or its proxy overloaded or restarting.
 RETRIED_STATUSES = frozenset((429, 502, 503, 504))
 # Where the token comes from when no option gives it (the name netbox.netbox uses too).
@@ -80,7 +75,6 @@ class NetBoxClient:
                      "Accept": "application/json"},
             validate_certs=connection.validate_certs, timeout=connection.timeout, follow_redirects="none")
         self.requests = 0
-        self._count_lock = threading.Lock()
 
     def object_url(self, path: str, ident) -> str:
         """The NetBox page of one object, e.g. object_url("dcim/devices", 17)."""
@@ -107,29 +101,22 @@ class NetBoxClient:
 
         Pages of page_size objects in NetBox's order. One request asks for as many pages as NetBox takes: the first
         page of each list name needs no alias, the others one each (up to ALIASES, NetBox's limit). The first request
-        holds a first page of every list; the next ones the following pages of the lists not yet read to the end,
-        round robin. Up to IN_FLIGHT requests are sent at a time, the ones after the first holding only pages a
-        list is likely to fill: below twice what it already gave (a page beyond a list's end costs a request).
-        Requests made: about all pages / (ALIASES + the lists not read) + 1."""
+        holds a first page of every list, the next ones the following pages of the lists not yet read to the end,
+        round robin. Requests made: about all pages / (ALIASES + the lists not read) + 1."""
         limit = self.connection.page_size
         spec = {key: (list_name, filters, fields) for key, list_name, filters, fields in queries}
         objects = {key: [] for key in spec}
         next_offset = {key: 0 for key in spec}  # a key is removed once its list was read to the end
-        with ThreadPoolExecutor(IN_FLIGHT) as pool:
-            while next_offset:
-                batches = [self._batch(spec, next_offset, limit)]
-                likely = {key: 2 * len(objects[key]) for key in next_offset}
-                while len(batches) < IN_FLIGHT and any(next_offset[key] < likely[key] for key in next_offset):
-                    batches.append(self._batch(spec, next_offset, limit, likely))
-                answers = pool.map(self.graphql, [self._query(spec, batch, limit) for batch in batches])
-                for batch, data in zip(batches, answers):  # in order: a list's pages by offset
-                    for name, key, _offset in batch:
-                        if key not in next_offset:
-                            continue  # an earlier page of this list was its last one
-                        page = data[name]
-                        objects[key].extend(page)
-                        if len(page) < limit:
-                            del next_offset[key]
+        while next_offset:
+            batch = self._batch(spec, next_offset, limit)
+            data = self.graphql(self._query(spec, batch, limit))
+            for name, key, _offset in batch:
+                if key not in next_offset:
+                    continue  # an earlier page of this list in this batch was its last one
+                page = data[name]
+                objects[key].extend(page)
+                if len(page) < limit:
+                    del next_offset[key]
         return objects
 
     @staticmethod
@@ -141,18 +128,15 @@ class NetBoxClient:
             for name, key, offset in batch)
 
     @staticmethod
-    def _batch(spec, next_offset, limit, below=None) -> list:
+    def _batch(spec, next_offset, limit) -> list:
         """The pages of one request, [(name in the answer, key, offset)], taking them from next_offset: round robin
-        over the lists not read to the end (only offsets below[key] when below is given), each list name once
-        without an alias, then up to ALIASES aliases."""
+        over the lists not read to the end, each list name once without an alias, then up to ALIASES aliases."""
         batch, unaliased = [], set()
         added = True
         while added:
             added = False
             for key in next_offset:
                 list_name = spec[key][0]
-                if below is not None and next_offset[key] >= below[key]:
-                    continue
                 if list_name not in unaliased:
                     unaliased.add(list_name)
                     name = list_name
@@ -168,8 +152,7 @@ class NetBoxClient:
     def _post(self, url: str, body: str) -> str:
         attempts = self.connection.retries + 1
         for attempt in range(attempts):
-            with self._count_lock:
-                self.requests += 1
+            self.requests += 1
             try:
                 with self._request.open("POST", url, data=body) as response:
                     return response.read().decode("utf-8", "replace")
