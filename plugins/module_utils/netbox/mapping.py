@@ -26,7 +26,7 @@ PREFIX_FIELDS = "prefix role { slug } custom_fields"
 IP_RANGE_FIELDS = "start_address end_address role { slug }"
 
 
-def queries(selection: "Selection") -> tuple:
+def queries(selection: Selection) -> tuple:
     """What client.lists reads for this selection: (key, list name, GraphQL filter or "", fields) of each list."""
     device_fields = DEVICE_FIELDS + (" " + DEVICE_TAG_FIELDS if selection.device_tags else "")
     # json.dumps writes a valid GraphQL string literal (the same escapes), whatever the tag's name holds.
