@@ -31,7 +31,7 @@ options:
   page_size:
     description:
       - Objects asked for per page. NetBox cuts it to its C(MAX_PAGE_SIZE) (1000 unless configured);
-        one request carries up to 10 pages.
+        one request carries a page of each list and up to 10 more.
     type: int
     default: 1000
   device_statuses:
@@ -61,6 +61,6 @@ options:
     default: netboot-provisioning
 notes:
   - The mapping from NetBox objects and custom fields to the SoT is the table of the collection's C(docs/netbox.md).
-  - Devices, interfaces, IP addresses, prefixes and IP ranges are read with GraphQL in pages, up to 10 pages
-    (NetBox's default C(GRAPHQL_MAX_ALIASES)) in one request.
+  - Devices, interfaces, IP addresses, prefixes and IP ranges are read with GraphQL in pages, one request carrying
+    a page of each list and up to 10 more as aliases (NetBox's default C(GRAPHQL_MAX_ALIASES)).
 """

@@ -97,34 +97,57 @@ class NetBoxClient:
         return document["data"]
 
     def lists(self, queries) -> dict:
-        """{key: every object of its GraphQL list} for queries ((key, list name, fields), ...).
+        """{key: every object of its GraphQL list} for queries ((key, list name, filter or "", fields), ...).
 
-        Pages of page_size objects in NetBox's order; one request asks for up to ALIASES pages (GraphQL aliases), the
-        first one a first page of every list, the next ones the following pages of the lists not yet read to the
-        end. Requests made: about (all pages / ALIASES) + 1, whatever the lists hold."""
+        Pages of page_size objects in NetBox's order. One request asks for as many pages as NetBox takes: the first
+        page of each list name needs no alias, the others one each (up to ALIASES, NetBox's limit). The first request
+        holds a first page of every list, the next ones the following pages of the lists not yet read to the end,
+        round robin. Requests made: about all pages / (ALIASES + the lists not read) + 1."""
         limit = self.connection.page_size
-        spec = {key: (list_name, fields) for key, list_name, fields in queries}
+        spec = {key: (list_name, filters, fields) for key, list_name, filters, fields in queries}
         objects = {key: [] for key in spec}
         next_offset = {key: 0 for key in spec}  # a key is removed once its list was read to the end
         while next_offset:
-            batch = []  # (alias, key, offset)
-            while len(batch) < ALIASES:
-                for key in list(next_offset):
-                    if len(batch) < ALIASES:
-                        batch.append(("p%d" % len(batch), key, next_offset[key]))
-                        next_offset[key] += limit
-            query = "query { %s }" % " ".join(
-                "%s: %s(pagination: {offset: %d, limit: %d}) { id %s }" % (alias, spec[key][0], offset, limit, spec[key][1])
-                for alias, key, offset in batch)
-            data = self.graphql(query)
-            for alias, key, offset in batch:
+            batch = self._batch(spec, next_offset, limit)
+            data = self.graphql(self._query(spec, batch, limit))
+            for name, key, _offset in batch:
                 if key not in next_offset:
                     continue  # an earlier page of this list in this batch was its last one
-                page = data[alias]
+                page = data[name]
                 objects[key].extend(page)
                 if len(page) < limit:
                     del next_offset[key]
         return objects
+
+    @staticmethod
+    def _query(spec, batch, limit) -> str:
+        return "query { %s }" % " ".join(
+            "%s%s(%spagination: {offset: %d, limit: %d}) { id %s }" % (
+                "%s: " % name if name != spec[key][0] else "", spec[key][0],
+                "filters: %s, " % spec[key][1] if spec[key][1] else "", offset, limit, spec[key][2])
+            for name, key, offset in batch)
+
+    @staticmethod
+    def _batch(spec, next_offset, limit) -> list:
+        """The pages of one request, [(name in the answer, key, offset)], taking them from next_offset: round robin
+        over the lists not read to the end, each list name once without an alias, then up to ALIASES aliases."""
+        batch, unaliased = [], set()
+        added = True
+        while added:
+            added = False
+            for key in next_offset:
+                list_name = spec[key][0]
+                if list_name not in unaliased:
+                    unaliased.add(list_name)
+                    name = list_name
+                elif len(batch) - len(unaliased) < ALIASES:
+                    name = "p%d" % (len(batch) - len(unaliased))
+                else:
+                    continue
+                batch.append((name, key, next_offset[key]))
+                next_offset[key] += limit
+                added = True
+        return batch
 
     def _post(self, url: str, body: str) -> str:
         attempts = self.connection.retries + 1

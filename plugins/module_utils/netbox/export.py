@@ -29,10 +29,10 @@ NETWORK_ORDER = ("name", "ipv4", "ipv6", "dns_servers", "domain")
 HEADER = "# Written by netboot.fleet from NetBox (%s): change the data there, not here.\n"
 
 
-def read_netbox(client) -> dict:
+def read_netbox(client, selection: mapping.Selection) -> dict:
     """{"devices": [...], "prefixes": [...], "ip_ranges": [...]}: every GraphQL list read whole, and the devices'
     interfaces and addresses nested in them."""
-    return nest(client.lists(mapping.QUERIES))
+    return nest(client.lists(mapping.queries(selection)))
 
 
 def export(client, selection: mapping.Selection, sot_dir: str, dest: str) -> tuple:
@@ -42,7 +42,7 @@ def export(client, selection: mapping.Selection, sot_dir: str, dest: str) -> tup
     NetBox URL) when what it holds does not map or does not validate together with the other files of sot_dir."""
     if not (sot.HAS_YAML and sot.HAS_NETADDR):
         raise ImportError("netboot.fleet needs the Python libraries netaddr and PyYAML (pip install netaddr pyyaml)")
-    mapped = map_netbox(read_netbox(client), selection, client.object_url)
+    mapped = map_netbox(read_netbox(client, selection), selection, client.object_url)
     return document(mapped, client.base_url), validated(mapped, sot_dir, dest)
 
 

@@ -30,16 +30,18 @@ class Mapped:
 
 
 def nest(lists: dict) -> dict:
-    """The flat lists read (mapping.QUERIES) as map_netbox takes them: each device with its "interfaces", each
-    interface with its "ip_addresses"."""
+    """The flat lists read (mapping.queries) as map_netbox takes them: each device with its "interfaces", each
+    interface with its "ip_addresses" and "tagged" (it carries the provisioning tag)."""
     addresses = {}
     for address in lists["ip_addresses"]:
         owner = (address.get("assigned_object") or {}).get("id")
         if owner is not None:
             addresses.setdefault(owner, []).append(address)
+    tagged = {interface["id"] for interface in lists["tagged_interfaces"]}
     interfaces = {}
     for interface in lists["interfaces"]:
         interface["ip_addresses"] = addresses.get(interface["id"], [])
+        interface["tagged"] = interface["id"] in tagged
         interfaces.setdefault((interface.get("device") or {}).get("id"), []).append(interface)
     for device in lists["devices"]:
         device["interfaces"] = interfaces.get(device["id"], [])
@@ -47,7 +49,8 @@ def nest(lists: dict) -> dict:
 
 
 def map_netbox(data: dict, selection: mapping.Selection, object_url) -> Mapped:
-    """data: {"devices": [...], "prefixes": [...], "ip_ranges": [...]}, devices nested (nest());
+    """data: {"devices": [...], "prefixes": [...], "ip_ranges": [...]}, devices nested (nest()): an interface's
+    "tagged" says it carries selection.provisioning_tag;
     object_url(path, id) -> the NetBox URL of an object."""
     mapped = Mapped()
     networks, prefixes = _networks(data["prefixes"], data["ip_ranges"], selection, object_url, mapped.problems)
@@ -139,7 +142,7 @@ def _machine(device, prefixes, selection, object_url, problems):
     oob = (device.get("oob_ip") or {}).get("address")
     if not oob:
         problems.append(Problem(url, record, "oob_ip", "is not set (it is the BMC's address)"))
-    interface = _provisioning_interface(device, selection)
+    interface = _provisioning_interface(device)
     if interface is None:
         problems.append(Problem(url, record, "interfaces", "none is tagged %s and none holds the primary IP"
                                 % selection.provisioning_tag))
@@ -201,11 +204,11 @@ def _custom_fields(item) -> dict:
             for name, value in (item.get("custom_fields") or {}).items()}
 
 
-def _provisioning_interface(device, selection):
+def _provisioning_interface(device):
     """The interface tagged for provisioning, else the one holding the device's primary IP."""
     interfaces = device.get("interfaces") or ()
     for interface in interfaces:
-        if any(tag["slug"] == selection.provisioning_tag for tag in interface.get("tags") or ()):
+        if interface.get("tagged"):
             return interface
     primary = {(device.get(key) or {}).get("id") for key in ("primary_ip4", "primary_ip6")} - {None}
     for interface in interfaces:

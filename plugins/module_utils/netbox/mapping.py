@@ -8,20 +8,35 @@ docs/netbox.md has the mapping as a table; mapper.py applies it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-# The GraphQL lists read, each whole, in pages (client.pages), and the fields read of each object. Flat lists
+# The GraphQL lists read, each whole, in pages (client.lists), and the fields read of each object. Flat lists
 # joined here (mapper.nest) rather than nested ones: NetBox answers a device's nested interfaces, their tags and
-# addresses with queries per device, several times slower than the flat lists.
-DEVICE_FIELDS = ("name status role { slug } tags { slug } rack { name } custom_fields "
+# addresses with queries per device, several times slower than the flat lists. Tags are the costliest field
+# NetBox resolves per object, so they are not read per interface: the interfaces carrying the provisioning tag
+# come as a list of their own, filtered by NetBox (ids only); a device's tags are read only when the selection
+# asks for device tags.
+DEVICE_FIELDS = ("name status role { slug } rack { name } custom_fields "
                  "oob_ip { id address } primary_ip4 { id } primary_ip6 { id }")
-INTERFACE_FIELDS = "name device { id } tags { slug } primary_mac_address { mac_address }"
+DEVICE_TAG_FIELDS = "tags { slug }"
+INTERFACE_FIELDS = "name device { id } primary_mac_address { mac_address }"
 IP_ADDRESS_FIELDS = "address assigned_object { ... on InterfaceType { id } }"
 PREFIX_FIELDS = "prefix role { slug } custom_fields"
 IP_RANGE_FIELDS = "start_address end_address role { slug }"
-QUERIES = (("devices", "device_list", DEVICE_FIELDS), ("interfaces", "interface_list", INTERFACE_FIELDS),
-           ("ip_addresses", "ip_address_list", IP_ADDRESS_FIELDS), ("prefixes", "prefix_list", PREFIX_FIELDS),
-           ("ip_ranges", "ip_range_list", IP_RANGE_FIELDS))
+
+
+def queries(selection: Selection) -> tuple:
+    """What client.lists reads for this selection: (key, list name, GraphQL filter or "", fields) of each list."""
+    device_fields = DEVICE_FIELDS + (" " + DEVICE_TAG_FIELDS if selection.device_tags else "")
+    # json.dumps writes a valid GraphQL string literal (the same escapes), whatever the tag's name holds.
+    tagged = "{tags: {slug: {exact: %s}}}" % json.dumps(selection.provisioning_tag)
+    # The long lists first: a request's pages go round robin in this order.
+    return (("devices", "device_list", "", device_fields), ("interfaces", "interface_list", "", INTERFACE_FIELDS),
+            ("ip_addresses", "ip_address_list", "", IP_ADDRESS_FIELDS),
+            ("tagged_interfaces", "interface_list", tagged, ""), ("prefixes", "prefix_list", "", PREFIX_FIELDS),
+            ("ip_ranges", "ip_range_list", "", IP_RANGE_FIELDS))
+
 
 # The NetBox page of each kind of object (client.object_url).
 DEVICE_PATH = "dcim/devices"

@@ -2,7 +2,8 @@
 
 One container for the module (one file: pytest-xdist's loadfile keeps it in one worker, on one port set):
 the embedded SoT is seeded as devices of role "server" and prefixes of role "provisioning"; bad data as devices
-of role "bad" and prefixes of role "bad-provisioning", which a selection of their own exports.
+of role "bad" and prefixes of role "bad-provisioning", and a device with a tagged provisioning interface as role
+"tagged" and prefixes of role "tagged-provisioning", each exported by a selection of its own.
 """
 
 import json
@@ -40,6 +41,9 @@ BAD_MACHINES = [
          bmc={"protocol": "ipmi", "address": "127.0.0.5"}),
     dict(_BAD, name="no-oob", mac="52:54:00:99:00:05", ipv4="203.0.113.77"),
 ]
+TAGGED_NETWORKS = [{"name": "tagged_net", "ipv4": {"prefix": "203.0.113.128/26", "gateway": "203.0.113.129"}}]
+TAGGED_MACHINES = [dict(_BAD, name="tagged", network="tagged_net", mac="52:54:00:99:00:10", ipv4="203.0.113.140",
+                        bmc={"protocol": "ipmi", "address": "127.0.0.10"})]
 
 
 def embedded_raw():
@@ -61,6 +65,16 @@ def netbox():
         Seeder(container.url, container.token).fleet(raw["networks"], raw["machines"])
         bad = Seeder(container.url, container.token, prefix_role="bad-provisioning", device_role="bad")
         container.bad_ids = bad.fleet(BAD_NETWORKS, BAD_MACHINES)
+        tagged = Seeder(container.url, container.token, prefix_role="tagged-provisioning", device_role="tagged")
+        device, = tagged.fleet(TAGGED_NETWORKS, TAGGED_MACHINES)
+        # A second interface carrying the provisioning tag: it, not eth0 (the primary IP's), is the machine's.
+        tag = tagged.one("extras/tags/", {"slug": "netboot-provisioning"},
+                         {"name": "netboot-provisioning", "slug": "netboot-provisioning"})
+        eth1 = tagged.api("POST", "dcim/interfaces/", {"device": device, "name": "eth1", "type": "25gbase-x-sfp28",
+                                                       "mac_address": "52:54:00:99:00:11", "tags": [tag]})
+        tagged.api("POST", "ipam/ip-addresses/", {"address": "203.0.113.141/26", "status": "active",
+                                                  "assigned_object_type": "dcim.interface",
+                                                  "assigned_object_id": eth1["id"]})
         yield container
 
 
@@ -144,6 +158,15 @@ def test_bad_data_one_problem_per_object_with_its_url_nothing_written(netbox, so
         assert any(url in problem and field in problem and message in problem and other in problem
                    for problem in problems), (url, field, problems)
     assert not dest.exists()
+
+
+def test_the_tagged_interface_is_the_provisioning_one(netbox, sot_dir, tmp_path):
+    dest = sot_dir / "netbox.yml"
+    _result, answer = playbook(tmp_path, netbox, {"url": netbox.url, "dest": str(dest), "device_roles": ["tagged"],
+                                                  "prefix_role": "tagged-provisioning"})
+    assert not answer.get("failed"), answer
+    machine, = yaml.safe_load(dest.read_text())["machines"]
+    assert (machine["name"], machine["mac"], machine["ipv4"]) == ("tagged", "52:54:00:99:00:11", "203.0.113.141")
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import copy
 
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox import export
-from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapper import map_netbox
+from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapper import map_netbox, nest
 from ansible_collections.netboot.fleet.plugins.module_utils.netbox.mapping import Selection
 
 
@@ -26,8 +26,8 @@ def device(ident, name, addresses, oob="192.0.2.100/32", **custom):
         "oob_ip": {"id": "900", "address": oob} if oob else None,
         "primary_ip4": {"id": "%d0" % ident}, "primary_ip6": None,
         "interfaces": [
-            {"id": "%d1" % ident, "name": "bmc", "tags": [], "primary_mac_address": None, "ip_addresses": []},
-            {"id": "%d2" % ident, "name": "eth0", "tags": [], "primary_mac_address": {"mac_address": "52:54:00:AB:00:%02X" % ident},
+            {"id": "%d1" % ident, "name": "bmc", "tagged": False, "primary_mac_address": None, "ip_addresses": []},
+            {"id": "%d2" % ident, "name": "eth0", "tagged": False, "primary_mac_address": {"mac_address": "52:54:00:AB:00:%02X" % ident},
              "ip_addresses": [{"id": "%d%d" % (ident, index), "address": address} for index, address in enumerate(addresses)]},
         ],
     }
@@ -93,7 +93,7 @@ def test_selection_by_status_role_and_tag():
 def test_the_tagged_interface_wins_over_the_primary_ip_one():
     data = copy.deepcopy(DATA)
     bmc, eth0 = data["devices"][0]["interfaces"]
-    bmc.update(tags=[{"slug": "netboot-provisioning"}], primary_mac_address={"mac_address": "52:54:00:ff:ff:ff"},
+    bmc.update(tagged=True, primary_mac_address={"mac_address": "52:54:00:ff:ff:ff"},
                ip_addresses=[{"id": "77", "address": "198.51.100.20/26"}])
     (_url, machine), = map_netbox(data, Selection(), url).machines
     assert (machine["mac"], machine["ipv4"]) == ("52:54:00:ff:ff:ff", "198.51.100.20")
@@ -116,3 +116,20 @@ def test_prefix_problems_conflicting_domain_two_pools_no_network_name():
         "(198.51.100.140-198.51.100.150, 198.51.100.160-198.51.100.170): a network has one pool",
         "https://nb.example.net/ipam/prefixes/5/: prefix 198.51.100.192/26.custom_fields.netboot_network: is not set",
     ]
+
+
+def test_nest_joins_the_flat_lists_and_marks_the_tagged_interfaces():
+    lists = {
+        "devices": [{"id": "1", "name": "web1"}, {"id": "2", "name": "web2"}],
+        "interfaces": [{"id": "10", "device": {"id": "1"}}, {"id": "11", "device": {"id": "1"}},
+                       {"id": "20", "device": {"id": "2"}}],
+        "tagged_interfaces": [{"id": "11"}],
+        "ip_addresses": [{"id": "100", "address": "198.51.100.12/26", "assigned_object": {"id": "11"}},
+                         {"id": "101", "address": "198.51.100.13/26", "assigned_object": None},
+                         {"id": "102", "address": "2001:db8:12::12/64", "assigned_object": {"id": "11"}}],
+        "prefixes": [], "ip_ranges": [],
+    }
+    devices = nest(lists)["devices"]
+    assert [[(interface["id"], interface["tagged"], [address["id"] for address in interface["ip_addresses"]])
+             for interface in device["interfaces"]] for device in devices] == [
+        [("10", False, []), ("11", True, ["100", "102"])], [("20", False, [])]]
