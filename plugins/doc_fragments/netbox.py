@@ -30,8 +30,9 @@ options:
     default: 3
   page_size:
     description:
-      - Objects asked for per page. NetBox cuts it to its C(MAX_PAGE_SIZE) (1000 unless configured);
-        one request carries a page of each list and up to 10 more.
+      - Objects asked for per page; one request carries a page of each list and up to 10 more.
+      - Must not exceed the NetBox server's C(MAX_PAGE_SIZE) (1000 unless configured). NetBox cuts a larger
+        page down to it without saying so, and a page shorter than this size ends its list.
     type: int
     default: 1000
   device_statuses:
