@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """The bring-up lab: one DHCP node made of real Kea, nginx and tftpd-hpa in a network namespace
-(nbb-<pid>), machines behind real ipmi_sim BMCs on 127.0.0.1:16261+ whose chassis control starts a
+(nbb-<pid>, or $NBF_BRINGUP_PREFIX-<pid>), machines behind real ipmi_sim BMCs on 127.0.0.1:16261+
+($NBF_BRINGUP_BMC_PORT+) whose chassis control starts a
 fake PXE client (fake_machine.py) in that namespace, and an inventory that runs
 playbooks/bringup.yml against it (the DHCP node over the local connection).
 
