@@ -25,6 +25,7 @@ cpuacct; NBF_FARM_PASSWORD is not needed (a lab-only one).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import resource
@@ -121,7 +122,9 @@ def bring_up(args, play, tree, nodes, tasks_out):
                                             tasks_out)
         fetched = scripts_fetched(sim)
         with open(sim.path("reports", "latest.json"), encoding="utf-8") as handle:
-            states = {row["name"]: row["status"] for row in json.load(handle)["machines"]}
+            rows = json.load(handle)["machines"]
+        states = {row["name"]: row["status"] for row in rows}
+        stages = {row["name"]: row["stage"] for row in rows}
         machines = sim.farm_states()
         floor_play = sim.path("floor.yml")
         with open(floor_play, "w", encoding="utf-8") as handle:
@@ -131,7 +134,7 @@ def bring_up(args, play, tree, nodes, tasks_out):
         sim.down(quiet=True)
     dead = sim.expected_failures()
     return {"play": play, "rc": done.returncode, "tail": done.stdout[-2000:], "wall": wall, "cpu": cpu, "load": load,
-            "started": started, "fetched": fetched, "states": states, "machines": machines, "dead": dead,
+            "started": started, "fetched": fetched, "states": states, "stages": stages, "machines": machines, "dead": dead,
             "faulted": len(sim.faulted()), "floor_cpu": floor_cpu["tree"], "floor_wall": floor_wall}
 
 
@@ -146,6 +149,9 @@ def report(args, run):
         print(run["tail"])
     print("booted %d, failed on purpose (dead BMC) %d, lost %d %s; first boots failed on purpose %d (retried)" % (
         sum(1 for state in states.values() if state == "booted"), len(run["dead"]), len(lost), lost[:10], run["faulted"]))
+    if lost:
+        print("lost at: %s" % ", ".join("%s %d" % (stage, count) for stage, count in sorted(
+            collections.Counter(run["stages"][name] for name in lost).items())))
     print("CPU per machine: ansible-playbook tree %.1f ms (rusage %.1f ms) = controller %.1f ms + DHCP nodes' "
           "module runs %.1f ms" % tuple(1000 * cpu[key] / count for key in ("tree", "rusage", "controller", "nodes")))
     print("floor (one debug task per host) %.1f ms per machine (wall %.1f s); controller / floor %.1fx" % (
