@@ -175,11 +175,11 @@ def report_tasks(path, count, top):
     print("%8s %8s %8s %8s %6s %7s  %s" % ("total", "main", "workers", "nodes", "runs", "results", "play / task"))
     for (play, task), entry in ranked[:top]:
         main, workers, nodes = (entry[field] / 1e6 / count for field in ("main_ns", "workers_ns", "nodes_ns"))
-        print("%8.1f %8.1f %8.1f %8.1f %6d %7d  %s / %s" % (main + workers, main, workers, nodes, entry["runs"],
-                                                          entry["results"], play, task))
+        row = (main + workers, main, workers, nodes, entry["runs"], entry["results"], play, task)
+        print("%8.1f %8.1f %8.1f %8.1f %6d %7d  %s / %s" % row)
     rest = ranked[top:]
-    print("%8.1f  the other %d tasks" % (sum(entry["main_ns"] + entry["workers_ns"] for _key, entry in rest) / 1e6 / count,
-                                        len(rest)))
+    rest_ms = sum(entry["main_ns"] + entry["workers_ns"] for _key, entry in rest) / 1e6 / count
+    print("%8.1f  the other %d tasks" % (rest_ms, len(rest)))
 
 
 def main():
