@@ -27,6 +27,7 @@ import asyncio
 import ipaddress
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -88,8 +89,11 @@ def batch(lines, netns=None, family=None):
 
 class FleetSim:
     def __init__(self, prefix, machines=100, bmc_port=31000, work=None, no_dhcp=0.0, lost_fetch=0.0, dead_bmcs=0,
-                 seed=1, password="sim-S3cret-pw"):
+                 seed=1, password="sim-S3cret-pw", node_cgroup=None):
         self.prefix, self.count, self.bmc_port = prefix, machines, bmc_port
+        # A cgroup v1 cpuacct directory for the DHCP nodes' module runs (benchmarks: on a real fleet they run on
+        # the nodes, here on the controller through the local connection); None: no wrapper.
+        self.node_cgroup = node_cgroup
         self.work = work or "/var/tmp/netboot-fleet/fleet-sim-%s" % prefix
         self.faults = {"no_dhcp": no_dhcp, "lost_fetch": lost_fetch, "seed": seed}
         self.dead = set(bmc_port + index for index in
@@ -153,10 +157,11 @@ class FleetSim:
         fd = os.open(self.path("inventory", "group_vars", "all", "bmc.yml"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             yaml.safe_dump({"netboot_bmc_password": self.password}, handle)
+        interpreter = self.write_node_python() if self.node_cgroup else sys.executable
         for node in NODES:
             # The node's services run in its namespace; its files are this host's (local connection).
             with open(self.path("inventory", "host_vars", "%s.yml" % node), "w", encoding="utf-8") as handle:
-                yaml.safe_dump({"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                yaml.safe_dump({"ansible_connection": "local", "ansible_python_interpreter": interpreter,
                                 "pxe_server_http_root": self.path(node, "http"),
                                 "pxe_server_tftp_root": self.path(node, "tftp"),
                                 "pxe_server_state_file": self.path(node, "pxe-assets.json"),
@@ -164,6 +169,15 @@ class FleetSim:
                                 "bringup_tftp_logs": [self.path(node, "syslog")],
                                 "bringup_lease_files4": [self.path(node, "kea", "kea-leases4.csv")],
                                 "bringup_lease_files6": [self.path(node, "kea", "kea-leases6.csv")]}, handle)
+
+    def write_node_python(self):
+        """The DHCP nodes' Python: moves the module process (and what it starts) into node_cgroup first."""
+        path = self.path("node-python")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("#!/bin/sh\nset -e\necho $$ > %s\nexec %s \"$@\"\n" % (
+                shlex.quote(os.path.join(self.node_cgroup, "cgroup.procs")), shlex.quote(sys.executable)))
+        os.chmod(path, 0o755)
+        return path
 
     def playbook_vars(self, **extra):
         """Extra vars of a bringup.yml run against the simulator (timeouts short enough for the retries)."""

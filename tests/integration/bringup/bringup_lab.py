@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """The bring-up lab: one DHCP node made of real Kea, nginx and tftpd-hpa in a network namespace
-(nbb-<pid>), machines behind real ipmi_sim BMCs on 127.0.0.1:16261+ whose chassis control starts a
+(nbb-<pid>, or $NBF_BRINGUP_PREFIX-<pid>), machines behind real ipmi_sim BMCs on 127.0.0.1:16261+
+($NBF_BRINGUP_BMC_PORT+) whose chassis control starts a
 fake PXE client (fake_machine.py) in that namespace, and an inventory that runs
 playbooks/bringup.yml against it (the DHCP node over the local connection).
 
@@ -36,7 +37,9 @@ PXE_IPV4 = "203.0.113.53"
 GATEWAY = "198.51.100.1"
 USERNAME = "admin"
 PASSWORD = "nbb-lab-S3cret"
-BMC_PORT = 16261
+# Another checkout may run this lab at the same time: NBF_BRINGUP_PREFIX / NBF_BRINGUP_BMC_PORT move it.
+PREFIX = os.environ.get("NBF_BRINGUP_PREFIX", "nbb")
+BMC_PORT = int(os.environ.get("NBF_BRINGUP_BMC_PORT", "16261"))
 # name, MAC, address, rack, firmware, DHCP arch, how it behaves
 MACHINES = (
     ("m-bios", "52:54:00:bb:00:01", "198.51.100.10", "t1", "bios", 0, "boots"),
@@ -103,7 +106,7 @@ class Lab:
     """machines: (name, MAC, address, rack, firmware, DHCP arch, how it behaves) rows, MACHINES by default;
     prefix: of the namespace's name (<prefix>-<pid>); bmc_port: the first machine's BMC port, the others' follow."""
 
-    def __init__(self, machines=MACHINES, prefix="nbb", bmc_port=BMC_PORT):
+    def __init__(self, machines=MACHINES, prefix=PREFIX, bmc_port=BMC_PORT):
         self.machines, self.bmc_port = machines, bmc_port
         self.netns = "%s-%d" % (prefix, os.getpid())
         # Below /var/tmp with 0755 directories: nginx workers (www-data) and tftpd (tftp) must reach the roots.

@@ -13,8 +13,9 @@ import bringup_slices
 # Six machines that boot and one whose BMC does not answer (failed at the power stage in every run).
 MACHINES = bringup_lab.booting_machines(6) + (
     ("m-deadbmc", "52:54:00:bb:00:fe", "198.51.100.49", "t2", "bios", 0, "its BMC does not answer"),)
-# Ports of this test's BMCs (another lab may run the default ones at the same time).
-BMC_PORT = 32261
+# Ports of this test's BMCs (another lab may run the default ones at the same time; NBF_SLICES_BMC_PORT
+# and NBF_SLICES_PREFIX move them and the namespace).
+BMC_PORT = int(os.environ.get("NBF_SLICES_BMC_PORT", "32261"))
 
 
 @pytest.fixture(name="lab", scope="module")
@@ -25,7 +26,7 @@ def lab_fixture():
     busy = [port for port in range(BMC_PORT, BMC_PORT + len(MACHINES)) if not bringup_lab.free(port)]
     if busy:
         pytest.fail("BMC ports %s are taken: another slicing lab is running?" % busy)
-    built = bringup_lab.Lab(machines=MACHINES, prefix="k20", bmc_port=BMC_PORT)
+    built = bringup_lab.Lab(machines=MACHINES, prefix=os.environ.get("NBF_SLICES_PREFIX", "k20"), bmc_port=BMC_PORT)
     try:
         yield built.start()
     finally:
