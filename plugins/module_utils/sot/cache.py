@@ -121,6 +121,11 @@ def _incremental(path, cached):
         if problems or info is None or not isinstance(data, dict) or set(data) - set(sot.FIELDS["top"]) \
                 or _digest(data) != cached["digests"][source] or not isinstance(data.get("machines", []), list):
             return None
+        if source not in machines.spans:  # a file that held no machines (fabric, networks ...)
+            if data.get("machines"):
+                return None  # it holds some now: they have no place among the columns yet
+            stamps[source] = _stamp(info)
+            continue
         try:
             new = validated.machines_of(source, data.get("machines", []))
         except sot.SotError:

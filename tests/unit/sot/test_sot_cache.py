@@ -162,3 +162,24 @@ def test_a_damaged_cache_is_not_used(tree):
         handle.truncate(100)
     loaded = sot_cache.load(source, cache)
     assert loaded.changed is None and loaded.sot == sot.load(source)
+
+
+def test_a_file_without_machines_touched_or_given_machines(tree):
+    source, cache = tree
+    _saved(source, cache)
+    fabric = os.path.join(source, "fabric.yml")
+    with open(fabric) as handle:
+        text = handle.read()
+    with open(fabric, "w") as handle:  # the same content written again: a new stamp
+        handle.write(text)
+    loaded = sot_cache.load(source, cache)
+    assert loaded.changed == frozenset()
+    assert loaded.sot == sot.load(source)
+    loaded.save(cache)
+
+    machines = yaml.safe_load(open(os.path.join(source, "more-machines.yml")))["machines"]
+    _write(os.path.join(source, "more-machines.yml"), machines[1:])
+    with open(fabric, "a") as handle:  # a file that had none now holds a machine
+        yaml.safe_dump({"machines": machines[:1]}, handle)
+    loaded = sot_cache.load(source, cache)
+    assert loaded.sot == sot.load(source)
