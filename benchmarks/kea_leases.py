@@ -5,16 +5,20 @@ Both on tests/integration/leases/leases_lab.py: two Kea nodes in namespaces, Pos
 synchronous standby (Debian clusters, set up by playbooks/bringup.yml's database plays), Kea configured
 by kea_config, libpq following the writable server (PGTARGETSESSIONATTRS=read-write).
 
-    python benchmarks/kea_leases.py dora [--rounds 4] [--seconds 6] [--rate 1500] [--clients 10] [--threads 8]
-                                         [--synchronous-commit on remote_write]
+    python benchmarks/kea_leases.py dora [--rounds 4] [--seconds 5] [--rates 500 1000 ... 4000] [--clients 150]
+                                         [--threads 8] [--synchronous-commit on remote_write]
     python benchmarks/kea_leases.py failover [--runs 5]
 
-dora: perfdhcp relays DORAs (-R clients, fewer than the embedded pool holds, so every ACK writes: the
-lease is updated) to node q1;
-rounds alternate memfile / postgresql (ABBA), the server durable (fsync on, synchronous commit to the
-standby) with leases_lab.TUNING, once per synchronous_commit value (on: the standby flushed the commit;
-remote_write: the standby wrote it, so only a crash of both machines' operating systems loses it, not the
-primary's loss); the ratio is taken between each mode's best round and printed with the mean ratio.
+dora: perfdhcp relays DORAs for --clients distinct clients (a rack's worth; each client's packets are
+handled one at a time by Kea, so a handful of clients would measure one client's round trip, not the server)
+to node q1. The embedded SoT with rack12's IPv4 network widened to 198.51.100.0/24 (a 191-address pool), so
+every client keeps its lease and every ACK writes it (the lease is updated). Each mode's capacity is the
+highest DORA/s over a ramp of offered rates (stopped once a rate completes less than 90 % of what was
+offered): a fixed offered rate would cap the faster mode at that rate. Rounds alternate memfile / postgresql
+(ABBA), the server durable (fsync on, synchronous commit to the standby) with leases_lab.TUNING, once per
+synchronous_commit value (on: the standby flushed the commit; remote_write: the standby wrote it, so only a
+crash of both machines' operating systems loses it, not the primary's loss); the ratio is taken between
+each mode's best round and printed with the mean ratio.
 failover: a loop leases new DHCPv6 clients through both nodes; the primary is killed
 (pg_ctlcluster stop -m immediate), the standby promoted with the kea_db_replication role's promote
 tasks; the outage (crash to the first lease of an exchange started after it) is printed with the
@@ -26,10 +30,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+
+import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -40,6 +48,8 @@ import lease_clients  # noqa: E402
 from ansible_collections.netboot.fleet.plugins.module_utils.sot import api as sot  # noqa: E402
 
 GIADDR, LINK6 = "198.51.100.1", "2001:db8:13::1"
+# rack12's IPv4 network for the DORA benchmark: room for a rack's worth of clients, each keeping its lease.
+WIDE_RACK12 = {"prefix": "198.51.100.0/24", "gateway": GIADDR, "pool": "198.51.100.64-198.51.100.254"}
 
 
 def perfdhcp(netns, clients, rate, seconds):
@@ -60,14 +70,39 @@ def set_synchronous_commit(lab, value):
         connection.execute("SELECT pg_reload_conf()")
 
 
+def wide_sot(directory):
+    """The embedded SoT with rack12's IPv4 network widened (WIDE_RACK12), written under directory."""
+    for name in os.listdir(leases_lab.kea_lab.EMBEDDED_SOT):
+        with open(os.path.join(leases_lab.kea_lab.EMBEDDED_SOT, name)) as source:
+            data = yaml.safe_load(source)
+        for network in data.get("networks", []):
+            if network["name"] == "rack12":
+                network["ipv4"] = dict(WIDE_RACK12)
+        with open(os.path.join(directory, name), "w") as target:
+            yaml.safe_dump(data, target)
+    return directory
+
+
+def capacity(netns, clients, rates, seconds):
+    """The highest DORA/s over offered rates, from the lowest, up to the first rate it cannot keep up with."""
+    achieved = []
+    for rate in rates:
+        done, drops = perfdhcp(netns, clients, rate, seconds)
+        achieved.append((done, rate, drops))
+        if done < 0.9 * rate:
+            break
+    return max(achieved)
+
+
 def dora(args):
     # Kea's threads wait on the database: more of them than CPUs keep commits overlapping (group commit).
-    lab = leases_lab.LeasesLab(sot.load(leases_lab.kea_lab.EMBEDDED_SOT), durable=True,
+    sot_dir = wide_sot(tempfile.mkdtemp(prefix="nbq-sot-"))
+    lab = leases_lab.LeasesLab(sot.load(sot_dir), durable=True,
                                node_settings={"thread_pool_size": args.threads, "packet_queue_size": 256})
     # memfile, then the lease database with each synchronous_commit asked for (both wait for the standby).
     modes = ["memfile"] + ["postgresql/" + value for value in args.synchronous_commit]
     try:
-        lab.start(leases_lab.kea_lab.EMBEDDED_SOT)
+        lab.start(sot_dir)
         rates = {mode: [] for mode in modes}
         for round_number in range(1, args.rounds + 1):
             for mode in modes if round_number % 2 else modes[::-1]:
@@ -75,10 +110,11 @@ def dora(args):
                 lab.use(backend)
                 if commit:
                     set_synchronous_commit(lab, commit)
-                rate, drops = perfdhcp(lab.nodes[0].topology.cli, args.clients, args.rate, args.seconds)
+                rate, offered, drops = capacity(lab.nodes[0].topology.cli, args.clients, args.rates, args.seconds)
                 rates[mode].append(rate)
-                print("round %d %-24s %7.1f DORA/s (drops DO/RA %s, load average %s)"
-                      % (round_number, mode, rate, drops, open("/proc/loadavg").read().split()[0]), flush=True)
+                print("round %d %-24s %7.1f DORA/s at %d/s offered (drops DO/RA %s, load average %s)"
+                      % (round_number, mode, rate, offered, drops, open("/proc/loadavg").read().split()[0]),
+                      flush=True)
         best = {mode: max(values) for mode, values in rates.items()}
         mean = {mode: statistics.mean(values) for mode, values in rates.items()}
         for mode in modes[1:]:
@@ -86,6 +122,7 @@ def dora(args):
                   % (mode, best[mode], best["memfile"], best[mode] / best["memfile"], mean[mode] / mean["memfile"]))
     finally:
         lab.destroy()
+        shutil.rmtree(sot_dir, ignore_errors=True)
 
 
 def failover(args):
@@ -126,12 +163,15 @@ def main():
     commands = parser.add_subparsers(dest="command", required=True)
     bench = commands.add_parser("dora")
     bench.add_argument("--rounds", type=int, default=4)
-    bench.add_argument("--seconds", type=int, default=6)
-    bench.add_argument("--rate", type=int, default=1500)
-    bench.add_argument("--clients", type=int, default=10)
-    bench.add_argument("--threads", type=int, default=8)  # the embedded rack12 pool holds 11
-    bench.add_argument("--synchronous-commit", nargs="+", choices=["on", "remote_write"], default=["on", "remote_write"],
-                       help="the primary's synchronous_commit values to measure, each against memfile")
+    bench.add_argument("--seconds", type=int, default=5)
+    bench.add_argument("--rates", type=int, nargs="+", default=[500, 1000, 1500, 2000, 2500, 3000, 4000],
+                       help="offered DORA/s, in increasing order")
+    bench.add_argument("--clients", type=int, default=150)  # WIDE_RACK12's pool holds 191
+    bench.add_argument("--threads", type=int, default=8)
+    bench.add_argument("--synchronous-commit", nargs="+", choices=["on", "remote_write", "local", "off"],
+                       default=["on", "remote_write"],
+                       help="the primary's synchronous_commit values to measure, each against memfile (local and off "
+                            "do not wait for the standby: bounds that show what the wait costs, not settings to run)")
     commands.add_parser("failover").add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     reason = leases_lab.missing()
