@@ -70,8 +70,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pyghmi.exceptions import IpmiException
 from pyghmi.ipmi import command
 from pyghmi.ipmi.private import session
-from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import one_session_lock
-one_session_lock(session)  # without it pyghmi deadlocks in threads under load
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import fix_pyghmi_sessions
+fix_pyghmi_sessions(session)  # without it pyghmi deadlocks or stalls in threads under load
 user, password, parallel = sys.argv[1], sys.stdin.readline().strip(), int(sys.argv[2])
 ports = [int(p) for p in sys.argv[3:]]
 def power_on(port, attempts=3):

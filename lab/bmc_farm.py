@@ -66,10 +66,10 @@ def serve(first_port, count, state_dir, dead, answer_delay, chassis=None):
     from pyghmi.ipmi.private import serversession, session
 
     sys.path.insert(0, os.path.join(REPO, "collections"))
-    from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import one_session_lock
+    from ansible_collections.netboot.fleet.plugins.module_utils.bmc.client import fix_pyghmi_sessions
 
     sha1_sessions_only(serversession)
-    one_session_lock(session)  # the server's sessions are pyghmi sessions too
+    fix_pyghmi_sessions(session)  # the server's sessions are pyghmi sessions too
 
     class SimulatedBmc(pyghmi_bmc.Bmc):
         def __init__(self, authdata, port):

@@ -267,19 +267,33 @@ def plain(value):
     return str(value)
 
 
-def one_session_lock(session_module):
-    """Make pyghmi's two IPMI session-table locks one lock, so sessions in many threads cannot deadlock.
+def fix_pyghmi_sessions(session_module):
+    """Two pyghmi 1.6 IPMI session bugs that only show with many sessions in threads under load (bulk_power,
+    and lab/bmc_farm.py's BMC servers, which are pyghmi sessions too).
 
-    pyghmi 1.6 takes them in both orders: a retransmit timeout takes WAITING_SESSIONS, then
-    KEEPALIVE_SESSIONS to resend, while sending takes KEEPALIVE_SESSIONS, then WAITING_SESSIONS.
-    Under load, with many sessions in threads (bulk_power), every thread ends up blocked.
-    Both are re-entrant locks read from the module at each use: one lock has no order to get wrong.
+    Deadlock: its two session-table locks are taken in both orders (a retransmit timeout takes
+    WAITING_SESSIONS, then KEEPALIVE_SESSIONS to resend; sending takes them the other way round), so every
+    thread ends up blocked. Both are re-entrant locks read from the module at each use: one lock has no
+    order to get wrong.
+
+    Stall: its one I/O thread reads each socket after setblocking(0), while senders in other threads call
+    setblocking(1) on the same socket; a read that lands between them blocks the I/O thread until that
+    socket gets a packet, and every session of the process waits - for good once that BMC is done with.
+    MSG_DONTWAIT makes each read non-blocking whatever mode the socket was left in.
     """
     session_module.KEEPALIVE_SESSIONS = session_module.WAITING_SESSIONS
 
+    def io_recvfrom(mysocket, size):
+        try:
+            return mysocket.recvfrom(size, socket.MSG_DONTWAIT)
+        except OSError:
+            return None
+
+    session_module._io_recvfrom = io_recvfrom  # pylint: disable=protected-access
+
 
 if PYGHMI_IMPORT_ERROR is None:
-    one_session_lock(ipmi_session)
+    fix_pyghmi_sessions(ipmi_session)
 
 
 class _IpmiProtocol:

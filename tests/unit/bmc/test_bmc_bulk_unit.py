@@ -1,9 +1,16 @@
-"""run_many: bounded parallel, one result per job, and no job waits for a stuck one."""
+"""run_many: bounded parallel, one result per job, and no job waits for a stuck one; in threads (the
+reference) and spread over forked processes above THREADS_PER_PROCESS (the same results)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import socket
 import threading
 
+import pytest
+
+from ansible_collections.netboot.fleet.plugins.module_utils.bmc import bulk
 from ansible_collections.netboot.fleet.plugins.module_utils.bmc.bulk import run_many
 
 
@@ -53,9 +60,93 @@ def test_a_stuck_job_does_not_hold_the_others():
     assert sorted(finished) == list(range(5))
 
 
+def outcome(name):
+    return {"name": name, "pid": os.getpid(), "thread": threading.get_ident()}
+
+
+@pytest.mark.parametrize("parallel", [1, 10, 11, 25, 50])
+def test_processes_give_the_threads_results(parallel):
+    jobs = dict((name, (lambda name=name: {"name": name, "upper": str(name).upper()})) for name in range(120))
+    assert run_many(jobs, parallel) == bulk.run_in_threads(jobs, parallel)
+    assert list(run_many(jobs, parallel)) == list(jobs)  # in the jobs' order
+
+
+def test_above_the_threads_per_process_the_jobs_run_in_bounded_processes():
+    jobs = dict((name, (lambda name=name: outcome(name))) for name in range(200))
+    results = run_many(jobs, 3 * bulk.THREADS_PER_PROCESS)
+    pids = set(result["pid"] for result in results.values())
+    assert os.getpid() not in pids and 1 < len(pids) <= 3
+    per_process = {}
+    for result in results.values():
+        per_process.setdefault(result["pid"], set()).add(result["thread"])
+    assert all(len(threads) <= bulk.THREADS_PER_PROCESS for threads in per_process.values())
+    assert all(result["pid"] == os.getpid() for result in run_many(jobs, bulk.THREADS_PER_PROCESS).values())
+
+
+def test_a_stuck_job_does_not_hold_the_other_processes_machines():
+    """The stuck job is released only once every other job is done, whichever process ran them."""
+    done = multiprocessing.get_context("fork").Value("i", 0)  # shared by the forked processes
+
+    def stuck():
+        for _tick in range(300):
+            if done.value == 100:
+                return "released"
+            threading.Event().wait(0.1)
+        return "timed out"
+
+    def quick(i):
+        def job():
+            with done.get_lock():
+                done.value += 1
+            return i
+        return job
+
+    jobs = {"stuck": stuck}
+    jobs.update((i, quick(i)) for i in range(100))
+    results = run_many(jobs, 2 * bulk.THREADS_PER_PROCESS)
+    assert results["stuck"] == "released"
+    assert [results[i] for i in range(100)] == list(range(100))
+
+
+def test_a_process_that_dies_fails_its_machines_and_no_other():
+    def dies():
+        os._exit(3)  # the whole process, with whatever its other threads were doing
+
+    jobs = dict((i, (lambda i=i: i)) for i in range(50))
+    jobs["dies"] = dies
+    results = run_many(jobs, 2 * bulk.THREADS_PER_PROCESS)
+    assert results["dies"]["failed"] and "exited (code 3) before reporting" in results["dies"]["msg"]
+    lost = [i for i in range(50) if results[i] != i]
+    assert all(results[i]["failed"] for i in lost)
+    assert len(lost) < 50  # the other process carried on
+
+
 def test_pyghmi_session_tables_share_one_lock():
     """Two locks taken in both orders deadlock bulk_power's threads under load (pyghmi 1.6)."""
     from pyghmi.ipmi.private import session
 
     from ansible_collections.netboot.fleet.plugins.module_utils.bmc import client  # noqa: F401 (applies it)
     assert session.KEEPALIVE_SESSIONS is session.WAITING_SESSIONS
+
+
+def test_pyghmi_reads_a_socket_left_blocking_without_waiting():
+    """pyghmi's I/O thread must not block on a socket another thread set blocking (it stalls every session)."""
+    from pyghmi.ipmi.private import session
+
+    from ansible_collections.netboot.fleet.plugins.module_utils.bmc import client  # noqa: F401 (applies it)
+
+    class LeftBlocking(socket.socket):
+        def setblocking(self, flag):  # a sender in another thread sets it blocking right after
+            super().setblocking(True)
+
+    with LeftBlocking(socket.AF_INET, socket.SOCK_DGRAM) as quiet, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        quiet.bind(("127.0.0.1", 0))
+        read = []
+        reader = threading.Thread(target=lambda: read.append(session._io_recvfrom(quiet, 3000)), daemon=True)
+        reader.start()
+        reader.join(2)
+        blocked = reader.is_alive()
+        sender.sendto(b"wake", quiet.getsockname())  # lets a blocked read end either way
+        reader.join(5)
+    assert not blocked and read == [None]
