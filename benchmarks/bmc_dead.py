@@ -6,8 +6,9 @@ with none dead and with D dead, in one run.
 The BMCs are lab/bmc_farm.py's (pyghmi's BMC server, on 127.0.0.1); a dead one never answers, so its
 session times out (--timeout, bringup.yml's bringup_bmc_timeout). Each pass runs what bulk_power runs for
 every machine (run_on_bmc: login, set_boot network, set_power boot without waiting, logout) from
---parallel threads of this process, as its action does, on a fresh farm. CPU is this process's
-(user+sys; the farm's own is not counted), per BMC; the difference between the passes, per dead BMC.
+--parallel sessions at once, as its action does (bulk.run_many), on a fresh farm. CPU is this process's and
+its children's (user+sys; the farm's own is not counted), per BMC; the difference between the passes, per dead
+BMC.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ USERNAME, PASSWORD = "admin", "bench-S3cret"
 
 
 def cpu():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """This process and its children (bulk.py's forked processes), user + sys."""
+    return sum(usage.ru_utime + usage.ru_stime
+               for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def act(client, _args, _hostvars):
@@ -42,9 +44,9 @@ def act(client, _args, _hostvars):
     return outcome
 
 
-def one_pass(workdir, ports, dead, parallel, timeout):
-    """(CPU s, wall s, failed machines) of one pass over a fresh farm."""
-    farm = bmc_farm.Farm(workdir, ports[0], len(ports), USERNAME, PASSWORD, dead=dead).start()
+def one_pass(workdir, ports, dead, parallel, timeout, runner=run_many, per_process=bmc_farm.BMCS_PER_PROCESS):
+    """(CPU s, wall s, failed machines) of one pass over a fresh farm, the jobs run by `runner` (bulk.py's)."""
+    farm = bmc_farm.Farm(workdir, ports[0], len(ports), USERNAME, PASSWORD, dead=dead, per_process=per_process).start()
     try:
         args = {"address": None, "protocol": None, "port": None, "username": None, "password": None,
                 "timeout": timeout, "retries": 1, "validate_certs": None}
@@ -55,7 +57,7 @@ def one_pass(workdir, ports, dead, parallel, timeout):
                         "netboot_bmc_validate_certs": None}
             jobs[port] = lambda hostvars=hostvars: run_on_bmc(act, args, hostvars)
         used, started = cpu(), time.monotonic()
-        results = run_many(jobs, parallel)
+        results = runner(jobs, parallel)
         return cpu() - used, time.monotonic() - started, sorted(port for port, result in results.items() if result.get("failed"))
     finally:
         farm.stop()

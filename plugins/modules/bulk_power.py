@@ -15,9 +15,9 @@ description:
     M(netboot.fleet.ipmi_power) do for one, with the same per-machine results, from one task on the controller.
   - Up to O(parallel) BMCs are talked to at once, each in its own thread and session, so a BMC that does not
     answer holds one thread for its own O(timeout) and delays no other machine.
-  - Above 10 at once the threads are spread over forked processes of the task, 10 threads each, which the task
-    hands the machines to one at a time; pyghmi's CPU per session grows with the sessions in flight in one
-    process. A process that dies fails the machines it held, and only those.
+  - The threads run in forked processes of the task, at most 10 each, which the task hands the machines to one
+    at a time; pyghmi's CPU per session grows with the sessions in flight in one process. A process that dies
+    fails the machines it held, and only those.
   - Run it once per play (C(run_once)); Ansible's per-host machinery (a worker process per machine and
     task) is then paid once instead of per machine, which is what makes it the path for hundreds or
     thousands of BMCs. M(netboot.fleet.ipmi_power) stays the per-host module for ad-hoc use.

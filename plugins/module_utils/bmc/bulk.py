@@ -10,9 +10,11 @@ that is safe across threads.
 
 That loop wakes every session waiting in the process for each packet it
 receives, so the CPU of a session grows with the sessions in flight in the
-same process. Above THREADS_PER_PROCESS sessions at once, run_many forks
-processes of THREADS_PER_PROCESS threads at most, which this process feeds
-one machine at a time (benchmarks/README.md, "bulk_power in processes").
+same process: run_many forks processes of THREADS_PER_PROCESS threads at
+most, which this process feeds one machine at a time (benchmarks/README.md,
+"bulk_power in processes"). Always, even for one process: pyghmi's socket
+loop is a thread, which a process forked after pyghmi ran in its parent
+would not have, so the task's own process never runs a session.
 run_in_threads is the reference it must equal.
 """
 
@@ -31,13 +33,12 @@ def run_many(jobs, parallel):
     """Run every `jobs[name]()` with at most `parallel` at once; {name: its return value}.
 
     A job must not raise (the BMC jobs turn every failure into a result); its
-    return value must pickle when more than THREADS_PER_PROCESS run at once.
+    return value must pickle.
     """
+    if not jobs:
+        return {}
     parallel = max(1, min(parallel, len(jobs)))
-    processes = -(-parallel // THREADS_PER_PROCESS)
-    if processes == 1:
-        return run_in_threads(jobs, parallel)
-    return run_in_processes(jobs, parallel, processes)
+    return run_in_processes(jobs, parallel, -(-parallel // THREADS_PER_PROCESS))
 
 
 def run_in_threads(jobs, parallel):
@@ -50,15 +51,15 @@ def run_in_threads(jobs, parallel):
 
 
 def run_in_processes(jobs, parallel, processes):
-    """`processes` forked processes of up to `parallel / processes` threads each. This process hands out the
+    """`processes` forked processes sharing `parallel` threads. This process hands out the
     machines one at a time as threads ask (a slow BMC holds one thread, not a share of the machines) and
     collects each result as it comes; the machines of a process that dies are failed, no other."""
     context = multiprocessing.get_context("fork")  # the jobs are closures: the children inherit them
-    threads = -(-parallel // processes)
     names = list(jobs)
     pending = collections.deque(range(len(names)))
     results, handed = {}, {}
-    for _number in range(processes):
+    for number in range(processes):
+        threads = parallel // processes + (1 if number < parallel % processes else 0)  # `parallel` in all
         mine, theirs = context.Pipe()
         child = context.Process(target=_serve, args=(jobs, names, theirs, threads), daemon=True)
         child.start()

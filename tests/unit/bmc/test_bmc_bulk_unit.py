@@ -20,21 +20,23 @@ def test_every_job_gets_its_result():
     assert run_many({}, 4) == {}
 
 
-def test_parallelism_is_bounded():
-    lock, running, peak = threading.Lock(), [0], [0]
-    gate = threading.Barrier(3)
+@pytest.mark.parametrize("runner, parallel", [(bulk.run_in_threads, 3), (run_many, 3), (run_many, 25)])
+def test_parallelism_is_bounded(runner, parallel):
+    context = multiprocessing.get_context("fork")  # shared with run_many's forked processes
+    running, peak = context.Value("i", 0), context.Value("i", 0)
+    gate = context.Barrier(parallel)
 
     def job():
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        gate.wait(timeout=5)  # three at once must be possible...
-        with lock:
-            running[0] -= 1
+        with running.get_lock():
+            running.value += 1
+            peak.value = max(peak.value, running.value)
+        gate.wait(timeout=10)  # `parallel` at once must be possible...
+        with running.get_lock():
+            running.value -= 1
         return True
 
-    assert all(run_many(dict((i, job) for i in range(9)), 3).values())
-    assert peak[0] == 3  # ...and never more
+    assert all(runner(dict((i, job) for i in range(3 * parallel)), parallel).values())
+    assert peak.value == parallel  # ...and never more
 
 
 def test_a_stuck_job_does_not_hold_the_others():
@@ -55,7 +57,7 @@ def test_a_stuck_job_does_not_hold_the_others():
 
     jobs = {"stuck": stuck}
     jobs.update((i, quick(i)) for i in range(5))
-    results = run_many(jobs, 2)
+    results = bulk.run_in_threads(jobs, 2)
     assert results["stuck"] is True  # released by the others, not by its timeout
     assert sorted(finished) == list(range(5))
 
@@ -71,7 +73,7 @@ def test_processes_give_the_threads_results(parallel):
     assert list(run_many(jobs, parallel)) == list(jobs)  # in the jobs' order
 
 
-def test_above_the_threads_per_process_the_jobs_run_in_bounded_processes():
+def test_the_jobs_run_in_bounded_child_processes():
     jobs = dict((name, (lambda name=name: outcome(name))) for name in range(200))
     results = run_many(jobs, 3 * bulk.THREADS_PER_PROCESS)
     pids = set(result["pid"] for result in results.values())
@@ -80,7 +82,9 @@ def test_above_the_threads_per_process_the_jobs_run_in_bounded_processes():
     for result in results.values():
         per_process.setdefault(result["pid"], set()).add(result["thread"])
     assert all(len(threads) <= bulk.THREADS_PER_PROCESS for threads in per_process.values())
-    assert all(result["pid"] == os.getpid() for result in run_many(jobs, bulk.THREADS_PER_PROCESS).values())
+    # Even one process's worth runs in a child: this process never runs a session.
+    pids = set(result["pid"] for result in run_many(jobs, bulk.THREADS_PER_PROCESS).values())
+    assert len(pids) == 1 and os.getpid() not in pids
 
 
 def test_a_stuck_job_does_not_hold_the_other_processes_machines():
