@@ -43,8 +43,8 @@ def main():
                     sys.exit("%s: %d BMCs failed, e.g. %s" % (name, len(failed), failed[:5]))
                 figures[name]["cpu"].append(1000 * used / options.bmcs)
                 figures[name]["wall"].append(wall)
-                print("round %d %-9s %.1f ms CPU per BMC, wall %.1f s" % (number + 1, name, figures[name]["cpu"][-1],
-                                                                         wall), flush=True)
+                print("round %d %-9s %.1f ms CPU per BMC, wall %.1f s"
+                      % (number + 1, name, figures[name]["cpu"][-1], wall), flush=True)
     mean = dict((name, dict((key, statistics.mean(values)) for key, values in runs.items()))
                 for name, runs in figures.items())
     print("mean: threads %.1f ms CPU/BMC, %.1f s; processes %.1f ms CPU/BMC, %.1f s; threads / processes: CPU %.2fx, "
