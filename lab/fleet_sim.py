@@ -54,6 +54,7 @@ RACK_SIZE = 40
 RACKS_PER_PROCESS = 1  # a process's BMCs are whole racks (one owner per link); pyghmi's server, one select loop, lags at 80 under load
 LOADERS = {"undionly.kpxe": "/usr/lib/ipxe/undionly.kpxe", "snponly.efi": "/usr/lib/ipxe/snponly.efi"}
 NODES = ("dhcp-a1", "dhcp-a2")
+NEIGHBOUR_LIMIT = "/proc/sys/net/%s/neigh/default/gc_thresh%d"
 INSTALL_SECONDS = 20.0  # from the answer file to the install-done callback
 
 
@@ -100,6 +101,7 @@ class FleetSim:
                         sorted(range(machines), key=lambda index: hash((seed, index)) % 1000003)[:dead_bmcs])
         self.password = password
         self.processes = []
+        self.neighbour_limits = {}  # {sysctl path: [original, raised]}, put back by down()
         self.farm = None
         self.sot = None
         self.racks = []
@@ -123,6 +125,7 @@ class FleetSim:
         os.chmod(self.work, 0o755)
         self.write_sot()
         self.write_inventory()
+        self.raise_neighbour_limits()
         self.create_network()
         for index, node in enumerate(NODES, start=1):
             self.start_node(index, node)
@@ -380,7 +383,23 @@ class FleetSim:
     def save_state(self):
         with open(self.path("state.json"), "w", encoding="utf-8") as handle:
             json.dump({"prefix": self.prefix, "processes": [{"name": p["name"], "pid": p["pid"]} for p in self.processes],
-                       "dead_bmcs": sorted(self.dead), "faults": self.faults, "machines": self.count}, handle)
+                       "dead_bmcs": sorted(self.dead), "faults": self.faults, "machines": self.count,
+                       "neighbour_limits": self.neighbour_limits}, handle)
+
+    def raise_neighbour_limits(self):
+        """The kernel's neighbour tables are shared by every namespace, with the host's limits: the rack switch
+        keeps an entry per machine, and past gc_thresh3 (1,024 by default) sends fail with EINVAL. Raised for
+        this simulator's size, never lowered; down() puts back what it changed, if still as it left it."""
+        wanted = {2: 2 * self.count + 512, 3: 4 * self.count + 1024}
+        for family in ("ipv4", "ipv6"):
+            for level, value in wanted.items():
+                path = NEIGHBOUR_LIMIT % (family, level)
+                with open(path, encoding="ascii") as handle:
+                    current = int(handle.read())
+                if current < value:
+                    with open(path, "w", encoding="ascii") as handle:
+                        handle.write(str(value))
+                    self.neighbour_limits[path] = [current, value]
 
     # results ------------------------------------------------------------------------------------------
     def expected_failures(self):
@@ -406,7 +425,8 @@ class FleetSim:
         if self.farm is not None:
             states = self.farm.stop()
             self.farm = None
-        recorded = self.processes or _read_json(self.path("state.json")).get("processes", [])
+        saved = _read_json(self.path("state.json"))
+        recorded = self.processes or saved.get("processes", [])
         for entry in reversed(recorded):
             process = entry.get("process")
             if process is not None:
@@ -432,6 +452,12 @@ class FleetSim:
                 except (ProcessLookupError, ValueError):
                     pass
             subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+        for path, (original, raised) in (self.neighbour_limits or saved.get("neighbour_limits", {})).items():
+            with open(path, "r+", encoding="ascii") as handle:
+                if int(handle.read()) == raised:
+                    handle.seek(0)
+                    handle.write(str(original))
+        self.neighbour_limits = {}
         if not quiet:
             print("down: %s" % self.prefix)
         return states
