@@ -41,8 +41,10 @@ ENTERPRISE_INTEL = 343  # the enterprise number UEFI firmware puts in DHCPv6 opt
 # DHCP client architecture types (RFC 4578, IANA) by SoT firmware.
 ARCH = {"bios": 0, "uefi": 7, "uefi-http": 16}
 HTTP_TIMEOUT = 10
-DHCP_TIMEOUT = 4
-DHCP_TRIES = 3
+# Retransmission as firmware does it: DHCPv4 after 4, 8, 16 and 32 s (RFC 2131 4.1, the PXE specification's
+# schedule), each +-1 s at random; DHCPv6 from 1 s, doubling (RFC 8415 15), each +-10 %. The jitter keeps a
+# rack powered on at once from retransmitting in step.
+DHCP_TIMEOUTS = {4: (4, 8, 16, 32), 6: (1, 2, 4, 8, 16, 32)}
 TFTP_BLKSIZE = 8192
 CALLBACK = re.compile(r"http://[^\s'\";]+/callback/[^\s'\";]+/(installed|booted)")
 CHAIN = re.compile(r"(http://\S+)/ipxe/\$\{net0/mac\}\.ipxe")
@@ -116,6 +118,10 @@ def parse_dhcp6(data):
     return int.from_bytes(data[1:4], "big"), data[0], address, url, options.get(2), options.get(1)
 
 
+def _jittered(family, timeout):
+    return timeout + (random.uniform(-1, 1) if family == 4 else timeout * random.uniform(-0.1, 0.1))
+
+
 class Link:
     """One rack's link as its machines see it: the DHCP sockets on that interface, answers by transaction id."""
 
@@ -149,7 +155,7 @@ class Link:
 
     async def exchange(self, family, packet, xid, wanted):
         """Send `packet` (retried) and return the first answer of type `wanted` with this xid."""
-        for _attempt in range(DHCP_TRIES):
+        for timeout in DHCP_TIMEOUTS[family]:
             future = self.loop.create_future()
             self.waiting[xid] = future
             try:
@@ -157,7 +163,7 @@ class Link:
                     self.sock4.sendto(packet, ("255.255.255.255", 67))
                 else:
                     self.sock6.sendto(packet, ("ff02::1:2", 547, 0, self.index))
-                answer = await asyncio.wait_for(future, DHCP_TIMEOUT)
+                answer = await asyncio.wait_for(future, _jittered(family, timeout))
             except asyncio.TimeoutError:
                 continue
             finally:

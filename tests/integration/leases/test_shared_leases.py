@@ -98,6 +98,17 @@ def test_the_lease_user_reaches_the_lease_tables_only(lab):
             connection.rollback()
 
 
+def test_the_lease_triggers_json_check_runs_once_per_session(lab):
+    """Kea 2.2's isJsonSupported() (every lease write's trigger) as the kea_hostsdb role leaves it: it stores its
+    answer at the first call and reads it back after, instead of checking again at every lease write."""
+    with lab.primary.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SET track_functions = 'pl'")
+        cursor.execute("SELECT isJsonSupported(), isJsonSupported(), isJsonSupported()")
+        assert cursor.fetchone() == (True, True, True)
+        cursor.execute("SELECT pg_stat_get_xact_function_calls('set_session_value(text, boolean)'::regprocedure)")
+        assert cursor.fetchone()[0] == 1
+
+
 def test_bringup_deployed_the_database_and_a_second_run_changes_nothing(lab):
     assert "nbq-standby" in lab.role_output, lab.role_output[-3000:]
     returncode, output = lab.bringup("--limit", "kea_db", "--tags", "deploy,apply")
