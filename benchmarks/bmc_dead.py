@@ -63,15 +63,25 @@ def one_pass(workdir, ports, dead, parallel, timeout, runner=run_many, per_proce
         farm.stop()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bmcs", type=int, default=200)
-    parser.add_argument("--dead", type=int, default=40)
+def farm_parser(description, bmcs):
+    """The options of a benchmark on a farm of BMCs (--bmcs, --parallel, --first-port)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--bmcs", type=int, default=bmcs)
     parser.add_argument("--parallel", type=int, default=50)
-    parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--first-port", type=int, default=30000)
+    return parser
+
+
+def farm_ports(options):
+    return list(range(options.first_port, options.first_port + options.bmcs))
+
+
+def main():
+    parser = farm_parser(__doc__.splitlines()[0], bmcs=200)
+    parser.add_argument("--dead", type=int, default=40)
+    parser.add_argument("--timeout", type=float, default=10.0)
     options = parser.parse_args()
-    ports = list(range(options.first_port, options.first_port + options.bmcs))
+    ports = farm_ports(options)
     dead = set(ports[::max(1, options.bmcs // options.dead)][:options.dead]) if options.dead else set()
     with tempfile.TemporaryDirectory(prefix="bmc-dead-") as workdir:
         passes = []

@@ -11,7 +11,6 @@ counted), per BMC; wall per pass; every BMC must answer. Prints the ratio thread
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -25,13 +24,10 @@ RUNNERS = {"threads": lambda jobs, parallel: bulk.run_in_processes(jobs, paralle
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bmcs", type=int, default=1000)
-    parser.add_argument("--parallel", type=int, default=50)
+    parser = bmc_dead.farm_parser(__doc__.splitlines()[0], bmcs=1000)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--first-port", type=int, default=30000)
     options = parser.parse_args()
-    ports = list(range(options.first_port, options.first_port + options.bmcs))
+    ports = bmc_dead.farm_ports(options)
     figures = dict((name, {"cpu": [], "wall": []}) for name in RUNNERS)
     with tempfile.TemporaryDirectory(prefix="bulk-processes-") as workdir:
         for number in range(options.rounds):
